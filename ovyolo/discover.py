@@ -1,0 +1,55 @@
+"""The discover_shape stage: read the model and the data, decide the deploy shape(s), write shape.json."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ovyolo.atomic import write_json
+from ovyolo.errors import WorkflowError
+
+
+def model_info(source: str | Path, settings: dict):
+    """Inspect a model source with its config settings (family, trust, stride)."""
+    from ovyolo.model import inspect_source
+
+    return inspect_source(source, family=settings.get("family", "auto"), trusted=settings.get("trust_checkpoint", False),
+                          stride=settings.get("stride", 32))
+
+
+def check_names(model_names: list[str], data_names: list[str], data_yaml) -> None:
+    """Model and data must agree on the classes (count, and names where the model has them)."""
+    if model_names and len(model_names) != len(data_names):
+        raise WorkflowError(
+            f"the model has {len(model_names)} classes but {data_yaml} has {len(data_names)}; point 'data:' at the data set the model was trained on"
+        )
+    generic = all(n == f"class{i}" or n == str(i) for i, n in enumerate(model_names))
+    if model_names and not generic and list(model_names) != list(data_names):
+        diff = next(i for i, (a, b) in enumerate(zip(model_names, data_names)) if a != b)
+        raise WorkflowError(
+            f"class {diff} is '{model_names[diff]}' in the model but '{data_names[diff]}' in {data_yaml}; use the data set the model was trained on"
+        )
+
+
+def discover_model(name: str, source: str | Path, data_yaml: str | Path, settings: dict, out: str | Path) -> dict:
+    """Write ``results/{model}/shape.json``: the deploy shapes, the reason for each and the evidence."""
+    from ovyolo.data import image_sizes, load_dataset
+    from ovyolo.shapes import discover, train_imgsz
+
+    info = model_info(source, settings)
+    ds = load_dataset(data_yaml)
+    check_names(info.names, ds.names, data_yaml)
+    val = ds.images("val")
+    if not val:
+        raise WorkflowError(f"{data_yaml}: the val split has no images; add images to it")
+    size = train_imgsz(info.train_args)
+    size_from = info.train_args_from
+    if size is None and info.onnx_hw:
+        size, size_from = max(info.onnx_hw), "the ONNX static input"
+    spec = settings.get("imgsz", "auto")
+    if info.onnx_hw and spec == "auto":
+        spec = [list(info.onnx_hw)]  # a static ONNX has exactly one shape
+    record = discover(train_size=size, train_size_from=size_from, stride=info.stride, frame_sizes=image_sizes(val),
+                      imgsz_spec=spec, square=settings.get("square", False))
+    record.update({"model": name, "source": str(source), "family": info.family, "weights": str(info.weights),
+                   "names": info.names, "data": str(data_yaml)})
+    write_json(out, record)
+    return record

@@ -1,0 +1,100 @@
+"""INT8 post-training quantization with NNCF (MIXED preset, the detect head's box decoding kept float)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ovyolo.errors import ShapeMismatchError
+
+def head_ignored_names(ov_model) -> list[str]:
+    """Names of the ops that decode boxes in the detect head, to keep out of quantization.
+
+    The head is the module that owns the last Sigmoid (``/model.24`` in an Ultralytics ONNX). We ignore the ops
+    directly in the head module (concat, split, anchor arithmetic, the class Sigmoid), its DFL sub-module
+    (softmax + 1x1 conv over bins) and the op that produces the output -- but not the head's convolution
+    branches (``/model.24/cv2.0/...``), which quantize well and hold most of its weights.
+    """
+    ops = ov_model.get_ordered_ops()
+    sigmoids = [op.get_friendly_name() for op in ops if op.get_type_name() == "Sigmoid"]
+    head = None
+    if sigmoids:
+        m = re.match(r"^(.*?model[./]\d+)[./]", sigmoids[-1])
+        head = m.group(1) if m else None
+    outputs = {r.input_value(0).get_node().get_friendly_name() for r in ov_model.get_results()}
+    names: list[str] = []
+    for op in ops:
+        name, kind = op.get_friendly_name(), op.get_type_name()
+        if kind in ("Parameter", "Result", "Constant"):
+            continue
+        in_head = head is not None and (name.startswith(f"{head}/dfl") or re.fullmatch(rf"{re.escape(head)}/[^/]+", name))
+        if in_head or name in outputs:
+            names.append(name)
+    return names
+
+
+def check_pair(fp32_xml: str | Path, calib: np.ndarray, hw: tuple[int, int]) -> None:
+    """Refuse a calibration set whose images are not the model's input size, naming both shapes."""
+    from ovyolo.convert import ir_input_shape
+
+    model_shape = ir_input_shape(fp32_xml)
+    calib_shape = [1, 3, int(calib.shape[2]), int(calib.shape[3])]
+    if model_shape != calib_shape:
+        raise ShapeMismatchError(
+            f"calibration tensors are {calib_shape} but the model {fp32_xml} expects {model_shape}; "
+            f"build the calibration set at {model_shape[2]}x{model_shape[3]} (same {{h}}x{{w}} as the model)"
+        )
+    if model_shape != [1, 3, int(hw[0]), int(hw[1])]:
+        raise ShapeMismatchError(f"{fp32_xml}: IR input is {model_shape} but its path says [1, 3, {hw[0]}, {hw[1]}]")
+
+
+def quantize(fp32_xml: str | Path, calibration: str | Path, hw: tuple[int, int], out_dir: str | Path,
+             *, preset: str = "mixed", keep_head_float: bool = True, fast_bias_correction: bool = True,
+             subset_size: int | None = None) -> dict:
+    """Quantize the FP32 IR with the calibration set of the same h x w; write ``out_dir`` (model.xml/.bin,
+    metadata.yaml) atomically. Shapes are checked before NNCF starts. Returns a summary of what was done."""
+    from ovyolo import calibration as cal
+
+    fp32_xml = Path(fp32_xml)
+    arr = cal.load(calibration)
+    check_pair(fp32_xml, arr, hw)  # before any heavy import or work
+
+    import nncf
+    import openvino as ov
+    import yaml
+
+    from ovyolo.convert import save_ir
+
+    model = ov.Core().read_model(str(fp32_xml))
+    ignored = head_ignored_names(model) if keep_head_float else []
+    n = len(arr) if subset_size is None else min(subset_size, len(arr))
+    dataset = nncf.Dataset(range(n), lambda i: np.ascontiguousarray(arr[i][None], dtype=np.float32) / 255.0)
+    qmodel = nncf.quantize(
+        model, dataset,
+        preset=nncf.QuantizationPreset.MIXED if preset == "mixed" else nncf.QuantizationPreset.PERFORMANCE,
+        subset_size=n,
+        fast_bias_correction=fast_bias_correction,
+        ignored_scope=nncf.IgnoredScope(names=ignored, validate=False) if ignored else None,
+    )
+    meta_path = fp32_xml.parent / "metadata.yaml"
+    meta = yaml.safe_load(meta_path.read_text()) if meta_path.exists() else {}
+    summary = {"preset": preset, "calibration_images": n, "ignored_ops": len(ignored), "fast_bias_correction": fast_bias_correction}
+    meta.update({"precision": "int8", "source": str(fp32_xml), "quantization": summary})
+    save_ir(qmodel, Path(out_dir), compress_to_fp16=False, meta=meta, hw=hw)
+    return summary
+
+
+def count_quantized_ops(xml: str | Path) -> int:
+    """How many FakeQuantize / int8 convert ops an IR holds (0 for a float model)."""
+    import openvino as ov
+
+    model = ov.Core().read_model(str(xml))
+    n = 0
+    for op in model.get_ordered_ops():
+        t = op.get_type_name()
+        if t == "FakeQuantize":
+            n += 1
+        elif t == "Constant" and op.get_element_type().get_type_name() in ("i8", "u8"):
+            n += 1
+    return n

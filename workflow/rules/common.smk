@@ -1,0 +1,91 @@
+import json
+import os
+import sys
+from pathlib import Path
+
+# The package with the logic lives beside this workflow; make it importable here and in every job.
+REPO = Path(workflow.basedir).resolve()
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+)
+
+import ovyolo  # noqa: E402  (sets the offline environment for this process and its jobs)
+from ovyolo.config import validate as _validate_config  # noqa: E402
+from ovyolo.errors import WorkflowError as _OvyoloError  # noqa: E402
+
+try:
+    _validate_config(config)
+except _OvyoloError as _exc:
+    sys.exit(f"ERROR: {_exc}")
+
+RESULTS = "results"
+DEMO = f"{RESULTS}/_demo"
+LOGS = f"{RESULTS}/logs"
+VARIANTS_IR = ["fp32", "fp16", "int8"]
+
+
+wildcard_constraints:
+    model=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    h=r"\d+",
+    w=r"\d+",
+    precision=r"fp32|fp16",
+
+
+def model_cfg(model):
+    return config["models"][model]
+
+
+def data_yaml(wildcards):
+    data = model_cfg(wildcards.model)["data"]
+    return f"{DEMO}/dataset/data.yaml" if data == "demo" else data
+
+
+def source_inputs(wildcards):
+    """The files that define a model: its weights and, beside them, args.yaml / opt.yaml."""
+    src = model_cfg(wildcards.model)["source"]
+    if src == "demo":
+        return {"weights": f"{DEMO}/run/weights/best.pt", "args": f"{DEMO}/run/args.yaml"}
+    from ovyolo.model import weights_path
+    from ovyolo.shapes import read_train_args
+
+    try:
+        files = {"weights": str(weights_path(src))}
+    except _OvyoloError as exc:
+        raise WorkflowError(f"models.{wildcards.model}.source: {exc}")
+    _, name = read_train_args(src)
+    if name:
+        p = Path(src)
+        run_dir = p if p.is_dir() else (p.parent.parent if p.parent.name == "weights" else p.parent)
+        files["args"] = str(run_dir / name)
+    return files
+
+
+def model_source(model):
+    src = model_cfg(model)["source"]
+    return f"{DEMO}/run" if src == "demo" else src
+
+
+def shapes_of(model):
+    """Deploy shapes (h, w) decided by the discover_shape checkpoint."""
+    with checkpoints.discover_shape.get(model=model).output[0].open() as f:
+        return [(s["h"], s["w"]) for s in json.load(f)["shapes"]]
+
+
+def final_targets(wildcards):
+    out = []
+    for model in config["models"]:
+        for h, w in shapes_of(model):
+            out += expand(f"{RESULTS}/{model}/{h}x{w}/{{v}}/model.xml", v=VARIANTS_IR)
+    return out
+
+
+def results_banner():
+    lines = ["", "Results:"]
+    for model in config["models"]:
+        p = Path(RESULTS) / model / "shape.json"
+        if p.exists():
+            for s in json.loads(p.read_text())["shapes"]:
+                lines.append(f"  {RESULTS}/{model}/{s['h']}x{s['w']}/  ({s['reason']})")
+    return "\n".join(lines)

@@ -1,0 +1,30 @@
+# Export to a static-shape ONNX, then to OpenVINO IR in FP32 and FP16. Every path carries {h}x{w}.
+
+
+rule export_onnx:
+    input:
+        unpack(source_inputs),
+    output:
+        f"{RESULTS}/{{model}}/{{h}}x{{w}}/model.onnx",
+    params:
+        source=lambda wc: model_source(wc.model),
+        settings=lambda wc: model_cfg(wc.model),
+    log:
+        f"{LOGS}/{{model}}/{{h}}x{{w}}/export_onnx.log",
+    threads: 2
+    script:
+        "../scripts/export_onnx.py"
+
+
+rule convert:
+    input:
+        f"{RESULTS}/{{model}}/{{h}}x{{w}}/model.onnx",
+    output:
+        xml=f"{RESULTS}/{{model}}/{{h}}x{{w}}/{{precision}}/model.xml",
+        bin=f"{RESULTS}/{{model}}/{{h}}x{{w}}/{{precision}}/model.bin",
+        meta=f"{RESULTS}/{{model}}/{{h}}x{{w}}/{{precision}}/metadata.yaml",
+    log:
+        f"{LOGS}/{{model}}/{{h}}x{{w}}/convert_{{precision}}.log",
+    threads: 1
+    script:
+        "../scripts/convert.py"

@@ -1,0 +1,36 @@
+# Calibration set (train images letterboxed to exactly {h}x{w}) and NNCF INT8 quantization.
+
+
+rule calibration:
+    input:
+        data=data_yaml,
+    output:
+        images=f"{RESULTS}/{{model}}/{{h}}x{{w}}/calibration/images.npy",
+        manifest=f"{RESULTS}/{{model}}/{{h}}x{{w}}/calibration/manifest.json",
+    params:
+        size=config["calibration"]["size"],
+        seed=config["calibration"]["seed"],
+    log:
+        f"{LOGS}/{{model}}/{{h}}x{{w}}/calibration.log",
+    threads: 1
+    script:
+        "../scripts/calibration.py"
+
+
+rule quantize:
+    input:
+        xml=f"{RESULTS}/{{model}}/{{h}}x{{w}}/fp32/model.xml",
+        bin=f"{RESULTS}/{{model}}/{{h}}x{{w}}/fp32/model.bin",
+        meta=f"{RESULTS}/{{model}}/{{h}}x{{w}}/fp32/metadata.yaml",
+        calibration=f"{RESULTS}/{{model}}/{{h}}x{{w}}/calibration/images.npy",
+    output:
+        xml=f"{RESULTS}/{{model}}/{{h}}x{{w}}/int8/model.xml",
+        bin=f"{RESULTS}/{{model}}/{{h}}x{{w}}/int8/model.bin",
+        meta=f"{RESULTS}/{{model}}/{{h}}x{{w}}/int8/metadata.yaml",
+    params:
+        quantization=config["quantization"],
+    log:
+        f"{LOGS}/{{model}}/{{h}}x{{w}}/quantize.log",
+    threads: 2
+    script:
+        "../scripts/quantize.py"

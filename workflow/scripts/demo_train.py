@@ -1,0 +1,14 @@
+"""Train the tiny demo model with Ultralytics (built from its yaml; nothing downloaded)."""
+from pathlib import Path
+
+import ovyolo  # noqa: F401  (offline environment first)
+from ovyolo.smk import run
+from ovyolo.train import train_demo
+
+
+def main(smk):
+    train_demo(smk.input.data, Path(smk.output.weights).parent.parent, threads=smk.threads, seed=smk.params.seed,
+               **smk.params.train)
+
+
+run(snakemake, main)  # noqa: F821
