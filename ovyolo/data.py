@@ -67,7 +67,7 @@ def load_dataset(path: str | Path) -> Dataset:
         raise WorkflowError(f"{path}: expected a mapping with train/val/names keys")
     if "names" not in doc:
         raise WorkflowError(f"{path}: missing 'names' (the class names); add it")
-    root = Path(doc.get("path") or path.parent)
+    root = Path(doc["path"]) if doc.get("path") else Path(".")
     if not root.is_absolute():
         root = (path.parent / root).resolve()
     ds = Dataset(path, _names(doc["names"], path))
