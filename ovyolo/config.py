@@ -26,8 +26,9 @@ def _fill(value, schema: dict, root: dict):
         return value
     for key, sub in (schema.get("properties") or {}).items():
         sub_r = _resolve(sub, root)
-        if key not in value and "default" in sub_r:
-            value[key] = copy.deepcopy(sub_r["default"])
+        default_from = sub if "default" in sub else sub_r  # a default beside a $ref wins
+        if key not in value and "default" in default_from:
+            value[key] = copy.deepcopy(default_from["default"])
         if key in value:
             value[key] = _fill(value[key], sub_r, root)
     extra = schema.get("additionalProperties")

@@ -67,7 +67,7 @@ def check_stride(hw: tuple[int, int], stride: int) -> tuple[int, int]:
         raise WorkflowError(f"imgsz [{h}, {w}] must be positive")
     if h % stride or w % stride:
         (h0, h1), (w0, w1) = nearest_valid(h, stride), nearest_valid(w, stride)
-        options = sorted({(h0, w0), (h1, w1), (h0, w1), (h1, w0)}, key=lambda s: abs(s[0] - h) + abs(s[1] - w))
+        options = sorted({(h0, w0), (h1, w1), (h0, w1), (h1, w0)}, key=lambda s: (abs(s[0] - h) + abs(s[1] - w), s))
         near = " or ".join(f"[{a}, {b}]" for a, b in options[:2])
         raise WorkflowError(f"imgsz [{h}, {w}] is not a multiple of the model stride {stride}; use {near}")
     return h, w

@@ -1,15 +1,11 @@
 import json
-import os
 import sys
 from pathlib import Path
 
-# The package with the logic lives beside this workflow; make it importable here and in every job.
+# The package with the logic lives beside this workflow (jobs find it through scripts/_repo.py).
 REPO = Path(workflow.basedir).resolve()
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-)
 
 import ovyolo  # noqa: E402  (sets the offline environment for this process and its jobs)
 from ovyolo.config import validate as _validate_config  # noqa: E402

@@ -13,6 +13,8 @@ rule demo_dataset:
     log:
         f"{LOGS}/_demo/demo_dataset.log",
     threads: 1
+    conda:
+        "../../envs/ovyolo.yaml"
     script:
         "../scripts/demo_dataset.py"
 
@@ -30,5 +32,7 @@ rule demo_train:
     log:
         f"{LOGS}/_demo/demo_train.log",
     threads: 2
+    conda:
+        "../../envs/ovyolo.yaml"
     script:
         "../scripts/demo_train.py"

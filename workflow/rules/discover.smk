@@ -13,5 +13,7 @@ checkpoint discover_shape:
     log:
         f"{LOGS}/{{model}}/discover_shape.log",
     threads: 1
+    conda:
+        "../../envs/ovyolo.yaml"
     script:
         "../scripts/discover_shape.py"

@@ -12,6 +12,8 @@ rule export_onnx:
     log:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/export_onnx.log",
     threads: 2
+    conda:
+        "../../envs/ovyolo.yaml"
     script:
         "../scripts/export_onnx.py"
 
@@ -26,5 +28,7 @@ rule convert:
     log:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/convert_{{precision}}.log",
     threads: 1
+    conda:
+        "../../envs/ovyolo.yaml"
     script:
         "../scripts/convert.py"

@@ -13,6 +13,8 @@ rule calibration:
     log:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/calibration.log",
     threads: 1
+    conda:
+        "../../envs/ovyolo.yaml"
     script:
         "../scripts/calibration.py"
 
@@ -32,5 +34,7 @@ rule quantize:
     log:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/quantize.log",
     threads: 2
+    conda:
+        "../../envs/ovyolo.yaml"
     script:
         "../scripts/quantize.py"

@@ -1,6 +1,7 @@
 """Train the tiny demo model with Ultralytics (built from its yaml; nothing downloaded)."""
 from pathlib import Path
 
+import _repo  # noqa: F401  (puts the ovyolo package on sys.path)
 import ovyolo  # noqa: F401  (offline environment first)
 from ovyolo.smk import run
 from ovyolo.train import train_demo

@@ -1,4 +1,5 @@
 """Decide the deploy shape(s) of a model and write shape.json with the reasons."""
+import _repo  # noqa: F401  (puts the ovyolo package on sys.path)
 import ovyolo  # noqa: F401  (offline environment first)
 from ovyolo.discover import discover_model
 from ovyolo.smk import run

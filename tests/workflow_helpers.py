@@ -1,0 +1,47 @@
+"""Run the real Snakemake workflow in a temporary directory."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+
+TINY = {
+    "models": {"demo": {"source": "demo", "data": "demo", "trust_checkpoint": True}},
+    "calibration": {"size": 12},
+    "demo": {"train_images": 16, "val_images": 6, "train": {"epochs": 2, "batch": 8}},
+}
+
+
+def snakemake(workdir: Path, *args: str, config: dict | None = None, check: bool = True, timeout: int = 900):
+    cfg = workdir / "config.yaml"
+    if config is not None:
+        cfg.write_text(yaml.safe_dump(config))
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(cfg), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
+    return proc
+
+
+def planned_jobs(proc) -> dict[str, int]:
+    """Rule -> job count from a dry run's 'Job stats' table (empty if nothing to do)."""
+    text = proc.stdout + proc.stderr
+    if "Nothing to be done" in text:
+        return {}
+    block = text.split("Job stats:", 1)[1] if "Job stats:" in text else ""
+    jobs = {}
+    for line in block.splitlines()[3:]:
+        m = re.match(r"^(\S+)\s+(\d+)$", line.strip())
+        if not m:
+            if jobs:
+                break
+            continue
+        if m.group(1) != "total":
+            jobs[m.group(1)] = int(m.group(2))
+    return jobs
