@@ -5,11 +5,15 @@
 configfile: "config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/discover.smk"
 include: "workflow/rules/export.smk"
 include: "workflow/rules/quantize.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:

@@ -5,6 +5,7 @@ import contextlib
 import logging
 import os
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -43,8 +44,11 @@ def run(snakemake, main) -> None:
                         stream=stream or sys.stderr, force=True)
     set_threads(snakemake.threads)
     code = 0
+    log = logging.getLogger("ovyolo.job")
+    log.info("job start %.3f threads %s", time.time(), snakemake.threads)
     try:
         main(snakemake)
+        log.info("job end %.3f", time.time())
     except WorkflowError as exc:
         logging.getLogger("ovyolo").error("%s", exc)
         print(f"ERROR: {exc}", file=real_stderr)

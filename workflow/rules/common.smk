@@ -27,6 +27,7 @@ wildcard_constraints:
     h=r"\d+",
     w=r"\d+",
     precision=r"fp32|fp16",
+    variant=r"torch|onnxruntime|openvino-fp32|openvino-fp32@bf16|openvino-fp16|openvino-int8|ultralytics-int8",
 
 
 def model_cfg(model):
@@ -69,12 +70,56 @@ def shapes_of(model):
         return [(s["h"], s["w"]) for s in json.load(f)["shapes"]]
 
 
+def family_of(model):
+    with checkpoints.discover_shape.get(model=model).output[0].open() as f:
+        return json.load(f)["family"]
+
+
+def variants_of(model):
+    """The measured variants of a model; ultralytics-int8 only where Ultralytics can export the weights."""
+    wanted = config["evaluation"]["variants"]
+    return [v for v in wanted if v != "ultralytics-int8" or family_of(model) == "ultralytics"]
+
+
+def variant_inputs(wildcards):
+    """The model file(s) a variant runs: weights, ONNX or IR of the same {h}x{w}."""
+    base = f"{RESULTS}/{wildcards.model}/{wildcards.h}x{wildcards.w}"
+    v = wildcards.variant
+    if v == "torch":
+        return {"weights": source_inputs(wildcards)["weights"]}
+    if v == "onnxruntime":
+        return {"onnx": f"{base}/model.onnx"}
+    ir = {"openvino-fp32": "fp32", "openvino-fp32@bf16": "fp32", "openvino-fp16": "fp16",
+          "openvino-int8": "int8", "ultralytics-int8": "ultralytics-int8"}[v]
+    return {"xml": f"{base}/{ir}/model.xml", "bin": f"{base}/{ir}/model.bin"}
+
+
+def reference_outputs(wildcards):
+    """Raw outputs of true-f32 OpenVINO, which every other variant is compared with."""
+    if wildcards.variant == "openvino-fp32":
+        return []
+    return f"{RESULTS}/{wildcards.model}/{wildcards.h}x{wildcards.w}/openvino-fp32/outputs.npy"
+
+
+PLOTS = ["latency_vs_map", "speedup", "size", "map"]
+
+
+def measured(name):
+    """metrics.json / benchmark.json of every model x shape x variant."""
+    return [
+        f"{RESULTS}/{model}/{h}x{w}/{v}/{name}"
+        for model in config["models"]
+        for h, w in shapes_of(model)
+        for v in variants_of(model)
+    ]
+
+
 def final_targets(wildcards):
     out = []
     for model in config["models"]:
         for h, w in shapes_of(model):
             out += expand(f"{RESULTS}/{model}/{h}x{w}/{{v}}/model.xml", v=VARIANTS_IR)
-    return out
+    return out + [f"{RESULTS}/summary.csv"] + expand(f"{RESULTS}/plots/{{p}}.png", p=PLOTS)
 
 
 def results_banner():
@@ -84,4 +129,6 @@ def results_banner():
         if p.exists():
             for s in json.loads(p.read_text())["shapes"]:
                 lines.append(f"  {RESULTS}/{model}/{s['h']}x{s['w']}/  ({s['reason']})")
+    lines += [f"  {RESULTS}/summary.csv, {RESULTS}/plots/*.png",
+              "  HTML report: snakemake --report report.html"]
     return "\n".join(lines)
