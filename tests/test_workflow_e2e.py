@@ -10,13 +10,15 @@ from ovyolo.convert import ir_input_shape
 from ovyolo.export import onnx_input_shape
 from ovyolo.quantize import count_quantized_ops
 
-from workflow_helpers import TINY, planned_jobs, snakemake
+from workflow_helpers import TINY, job_intervals, planned_jobs, snakemake
+
+VARIANTS = ["torch", "onnxruntime", "openvino-fp32", "openvino-fp32@bf16", "openvino-fp16", "openvino-int8", "ultralytics-int8"]
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     wd = tmp_path_factory.mktemp("wf")
-    proc = snakemake(wd, "--cores", "2", config=TINY)
+    proc = snakemake(wd, "--cores", "8", config=TINY)  # more cores than the machine: benchmarks must still run alone
     return wd, proc
 
 
@@ -53,12 +55,70 @@ def test_nothing_to_do_after_a_complete_run(run):
     assert planned_jobs(snakemake(wd, "-n")) == {}
 
 
+def test_metrics_and_benchmarks_carry_every_field(run):
+    wd, _ = run
+    base = wd / "results/demo/192x320"
+    for v in VARIANTS:
+        m = json.loads((base / v / "metrics.json").read_text())
+        assert m["hw"] == [192, 320] and m["variant"] == v and m["images"] == 6
+        assert 0 <= m["mAP50_95"] <= m["mAP50"] <= 1 and set(m["per_class"]) == {"circle", "square", "triangle"}
+        assert (m["agreement"] is None) == (v == "openvino-fp32")
+        b = json.loads((base / v / "benchmark.json").read_text())
+        lat = b["latency"]
+        assert lat["min_ms"] <= lat["p50_ms"] <= lat["p90_ms"] <= lat["p99_ms"] and lat["iterations"] >= 5
+        assert b["throughput"]["fps"] > 0 and b["throughput"]["streams"] >= 1 and b["throughput"]["requests"] >= 1
+        assert b["threads"] == 2 and b["hw"] == [192, 320] and b["file_size_bytes"] > 0
+        assert b["system"]["cpu_model"] and b["system"]["versions"]["openvino"]
+        expected = "bf16" if v == "openvino-fp32@bf16" and b["system"]["cpu_flags"].get("avx512_bf16") else "f32"
+        assert b["inference_precision"] == expected, (v, b["inference_precision"])
+    # torch, onnxruntime and true-f32 OpenVINO run the same weights: same accuracy, near-identical raw outputs
+    ref = json.loads((base / "openvino-fp32/metrics.json").read_text())
+    for v in ("torch", "onnxruntime"):
+        m = json.loads((base / v / "metrics.json").read_text())
+        assert abs(m["mAP50_95"] - ref["mAP50_95"]) < 1e-3 and m["agreement"]["max_abs_diff"] < 0.05
+
+
+def test_summary_has_a_row_per_variant(run):
+    import csv
+
+    wd, _ = run
+    with open(wd / "results/summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["variant"] for r in rows] == VARIANTS
+    assert {"mAP50", "mAP50_95", "mAP50_95_drop", "latency_p50_ms", "latency_p99_ms", "fps", "speedup_vs_fp32",
+            "file_size_mb", "inference_precision", "threads"} <= set(rows[0])
+    fp32 = next(r for r in rows if r["variant"] == "openvino-fp32")
+    assert float(fp32["speedup_vs_fp32"]) == 1.0 and float(fp32["mAP50_95_drop"]) == 0.0
+    for name in ("latency_vs_map", "speedup", "size", "map"):
+        assert (wd / f"results/plots/{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_benchmarks_never_overlap_other_jobs(run):
+    wd, _ = run
+    spans = job_intervals(wd)
+    bench = {k: v for k, v in spans.items() if "benchmark_" in k}
+    assert len(bench) == len(VARIANTS) and len(spans) > len(bench)
+    for name, (b0, b1) in bench.items():
+        for other, (o0, o1) in spans.items():
+            if other != name:
+                assert o1 <= b0 or o0 >= b1, f"{other} overlapped {name}"
+
+
+def test_html_report_contains_the_plots(run):
+    wd, _ = run
+    snakemake(wd, "--report", "report.html")
+    html = (wd / "report.html").read_text(errors="replace")
+    for name in ("latency_vs_map.png", "speedup.png", "size.png", "map.png", "summary.csv"):
+        assert name in html
+
+
 def test_calibration_size_reruns_only_calibration_and_quantize(run):
     wd, _ = run
     cfg = copy.deepcopy(TINY)
     cfg["calibration"]["size"] = 10
     jobs = planned_jobs(snakemake(wd, "-n", config=cfg))
-    assert set(jobs) - {"all"} == {"calibration", "quantize"}, jobs
+    # calibration and quantize, and what measures the new INT8 model: never training, export or convert
+    assert jobs == {"calibration": 1, "quantize": 1, "validate": 1, "benchmark": 1, "summarize": 1, "all": 1}, jobs
     # and for real: training, export and convert outputs stay untouched
     base = wd / "results/demo/192x320"
     before = {p: p.stat().st_mtime_ns for p in [base / "model.onnx", base / "fp32/model.xml", wd / "results/_demo/run/weights/best.pt"]}

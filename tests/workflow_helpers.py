@@ -14,6 +14,7 @@ TINY = {
     "models": {"demo": {"source": "demo", "data": "demo", "trust_checkpoint": True}},
     "calibration": {"size": 12},
     "demo": {"train_images": 16, "val_images": 6, "train": {"epochs": 2, "batch": 8}},
+    "benchmark": {"warmup": 1, "min_iterations": 5, "min_seconds": 0.05, "throughput_seconds": 0.1, "images": 4},
 }
 
 
@@ -45,3 +46,15 @@ def planned_jobs(proc) -> dict[str, int]:
         if m.group(1) != "total":
             jobs[m.group(1)] = int(m.group(2))
     return jobs
+
+
+def job_intervals(workdir: Path) -> dict[str, tuple[float, float]]:
+    """log file -> (start, end) epoch seconds, from the 'job start/end' lines every job logs."""
+    out = {}
+    for log in (workdir / "results" / "logs").rglob("*.log"):
+        text = log.read_text(errors="replace")
+        start = re.search(r"job start (\d+\.\d+)", text)
+        end = re.search(r"job end (\d+\.\d+)", text)
+        if start and end:
+            out[str(log.relative_to(workdir))] = (float(start.group(1)), float(end.group(1)))
+    return out
