@@ -40,6 +40,15 @@ def discover_model(name: str, source: str | Path, data_yaml: str | Path, setting
     val = ds.images("val")
     if not val:
         raise WorkflowError(f"{data_yaml}: the val split has no images; add images to it")
+    from ovyolo.data import label_path
+
+    if not any(label_path(f).is_file() for f in val):
+        raise WorkflowError(
+            f"{data_yaml}: none of the {len(val)} val images has a label file (looked for e.g. {label_path(val[0])}); "
+            "put YOLO .txt labels in labels/ beside images/"
+        )
+    if not ds.images("train"):
+        raise WorkflowError(f"{data_yaml}: the train split has no images; calibration needs train images")
     size = train_imgsz(info.train_args)
     size_from = info.train_args_from
     if size is None and info.onnx_hw:

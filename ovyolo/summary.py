@@ -97,12 +97,13 @@ def plot_all(table: list[dict], out_dir: str | Path) -> dict[str, Path]:
     groups = _groups(table)
     paths = {}
 
-    fig, axes = _figure(len(groups), "Latency vs accuracy (batch 1, p50) - Pareto front dashed")
+    fig, axes = _figure(len(groups), "Latency vs accuracy (batch 1, p50); dashed: Pareto front")
     for ax, ((model, shape), rs) in zip(axes, groups):
         pts = [(r["latency_p50_ms"], r["mAP50_95"]) for r in rs]
-        for r, (x, y) in zip(rs, pts):
+        for i, (r, (x, y)) in enumerate(zip(rs, pts)):
             ax.scatter(x, y, s=40)
-            ax.annotate(f"{r['variant']} ({r['inference_precision']})", (x, y), fontsize=8, xytext=(4, 4), textcoords="offset points")
+            # alternate label offsets so variants with equal numbers (fp32/fp16/onnxruntime) stay readable
+            ax.annotate(r["variant"], (x, y), fontsize=8, xytext=(5, 10 - 9 * (i % 3)), textcoords="offset points")
         front = pareto(pts)
         ax.plot([pts[i][0] for i in front], [pts[i][1] for i in front], "--", color="grey")
         ax.set(title=f"{model} @ {shape} (h x w)", xlabel="latency p50 [ms]", ylabel="mAP50-95 (val)")

@@ -10,7 +10,7 @@ from ovyolo.convert import ir_input_shape
 from ovyolo.export import onnx_input_shape
 from ovyolo.quantize import count_quantized_ops
 
-from workflow_helpers import TINY, job_intervals, planned_jobs, snakemake
+from workflow_helpers import TINY, guarded_env, job_intervals, planned_jobs, snakemake
 
 VARIANTS = ["torch", "onnxruntime", "openvino-fp32", "openvino-fp32@bf16", "openvino-fp16", "openvino-int8", "ultralytics-int8"]
 
@@ -41,6 +41,24 @@ def test_every_artifact_exists_and_matches_its_path(run):
     assert "results/demo/192x320/" in proc.stdout + proc.stderr  # the banner says where the results are
     # no temporary leftovers of the atomic writes
     assert not list((wd / "results").rglob(".tmp-*"))
+
+
+def test_the_whole_run_attempted_no_network_access(run, tmp_path):
+    """Every Python process of the run had the socket guard loaded; it recorded no attempt at all."""
+    import subprocess
+    import sys
+
+    wd, _ = run
+    log = wd / "netguard.log"
+    assert not log.exists() or log.read_text() == "", log.read_text()[:2000]
+    loaded = (wd / "netguard.log.loaded").read_text()
+    # snakemake itself and each job's script ran with the guard in place
+    assert "snakemake" in loaded and ".quantize.py" in loaded and ".demo_train.py" in loaded and ".benchmark.py" in loaded
+    # the guard is really active in child processes: a connection attempt is refused and recorded
+    env = guarded_env(tmp_path)
+    probe = "import socket\ntry:\n    socket.create_connection(('198.51.100.1', 80), timeout=1)\nexcept OSError as e:\n    print(e)"
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True).stdout
+    assert "blocked by test guard" in out and (tmp_path / "netguard.log").read_text()
 
 
 def test_the_demo_run_looks_like_a_users_run(run):

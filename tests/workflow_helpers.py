@@ -1,6 +1,7 @@
 """Run the real Snakemake workflow in a temporary directory."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -9,6 +10,15 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+NETGUARD = Path(__file__).resolve().parent / "netguard"
+
+
+def guarded_env(workdir: Path) -> dict:
+    """Environment in which every Python process refuses and records network use (tests/netguard)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(NETGUARD)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env["OVYOLO_NETGUARD_LOG"] = str(workdir / "netguard.log")
+    return env
 
 TINY = {
     "models": {"demo": {"source": "demo", "data": "demo", "trust_checkpoint": True}},
@@ -24,7 +34,7 @@ def snakemake(workdir: Path, *args: str, config: dict | None = None, check: bool
         cfg.write_text(yaml.safe_dump(config))
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
            "--configfile", str(cfg), *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=guarded_env(workdir))
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
     return proc

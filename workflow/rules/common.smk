@@ -59,6 +59,12 @@ def source_inputs(wildcards):
     return files
 
 
+def loading_settings(model):
+    """The settings that decide how a model source is loaded (not which shapes it is deployed at)."""
+    cfg = model_cfg(model)
+    return {k: cfg[k] for k in ("family", "trust_checkpoint", "stride")}
+
+
 def model_source(model):
     src = model_cfg(model)["source"]
     return f"{DEMO}/run" if src == "demo" else src

@@ -8,7 +8,8 @@ rule export_onnx:
         f"{RESULTS}/{{model}}/{{h}}x{{w}}/model.onnx",
     params:
         source=lambda wc: model_source(wc.model),
-        settings=lambda wc: model_cfg(wc.model),
+        # only what changes the exported file: a new imgsz must not re-export existing shapes
+        settings=lambda wc: loading_settings(wc.model),
     log:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/export_onnx.log",
     threads: 2
