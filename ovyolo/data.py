@@ -107,7 +107,7 @@ def image_sizes(images: list[Path]) -> list[tuple[int, int]]:
             with Image.open(f) as im:
                 w, h = im.size
             sizes.append((h, w))
-        except OSError:
+        except Exception:  # noqa: BLE001 - unreadable files are skipped here and counted where they are used
             continue
     return sizes
 

@@ -83,7 +83,7 @@ def read_rgb(path: str | Path) -> np.ndarray:
     Grayscale, RGBA and 16-bit images are converted (alpha dropped, 16-bit scaled to 8-bit); an unreadable
     file raises ``ValueError`` naming it.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
         with Image.open(path) as im:
@@ -94,8 +94,8 @@ def read_rgb(path: str | Path) -> np.ndarray:
                 arr = (arr / top * 255.0).round().clip(0, 255).astype(np.uint8)
                 return np.repeat(arr[..., None], 3, axis=2)
             return np.asarray(im.convert("RGB"), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"cannot read image {path}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - PIL raises OSError; Ultralytics' patched Image.open may raise ImportError
+        raise ValueError(f"cannot read image {path}: {type(exc).__name__}: {exc}") from exc
 
 
 def to_tensor(canvas: np.ndarray) -> np.ndarray:
