@@ -227,6 +227,7 @@ def run_benchmark(
     xml: str | Path | None = None,
     weights: str | Path | None = None,
     trusted: bool = False,
+    repo: str | Path | None = None,
     precision_hint: str | None = None,
     images: list[Path],
     hw: tuple[int, int],
@@ -246,7 +247,7 @@ def run_benchmark(
     """
     hw = (int(hw[0]), int(hw[1]))
     runner = make_runner(variant, onnx=onnx, xml=xml, weights=weights, threads=threads,
-                         precision_hint=precision_hint, hw=hw, trusted=trusted)
+                         precision_hint=precision_hint, hw=hw, trusted=trusted, repo=repo)
     inputs = load_inputs(images, hw, max_images)
     lat = latency(runner, inputs, warmup=warmup, min_iterations=min_iterations, min_seconds=min_seconds)
     thr = throughput(runner, inputs, min_iterations=min_iterations, min_seconds=throughput_seconds)

@@ -11,8 +11,8 @@ def model_info(source: str | Path, settings: dict):
     """Inspect a model source with its config settings (family, trust, stride)."""
     from ovyolo.model import inspect_source
 
-    return inspect_source(source, family=settings.get("family", "auto"), trusted=settings.get("trust_checkpoint", False),
-                          stride=settings.get("stride", 32))
+    return inspect_source(source, family=settings.get("family") or "auto", trusted=bool(settings.get("trust_checkpoint")),
+                          stride=settings.get("stride") or 32, repo=settings.get("yolov5_repo"))
 
 
 def check_names(model_names: list[str], data_names: list[str], data_yaml) -> None:

@@ -91,7 +91,7 @@ def read_metadata(path: str | Path):
     return info
 
 
-def export(info, hw: tuple[int, int], out: str | Path) -> Path:
+def export(info, hw: tuple[int, int], out: str | Path, *, repo: str | Path | None = None) -> Path:
     """Write ``out`` (model.onnx) for the model at ``hw``, atomically, and check its input shape."""
     from ovyolo.shapes import check_stride
 
@@ -102,6 +102,10 @@ def export(info, hw: tuple[int, int], out: str | Path) -> Path:
     try:
         if info.family == "ultralytics":
             export_ultralytics(info.weights, hw, tmp)
+        elif info.family == "yolov5":
+            from ovyolo.yolov5 import export_yolov5_onnx
+
+            export_yolov5_onnx(info.weights, hw, tmp, trusted=True, repo=repo)  # trust was checked when info was made
         elif info.family == "onnx":
             reshape_onnx(info.weights, hw, tmp)
         else:

@@ -60,6 +60,23 @@ def load_checkpoint(path: Path, *, trusted: bool) -> dict:
     return ckpt
 
 
+def sniff_family(path: Path) -> str | None:
+    """Which code a checkpoint's pickle refers to, read without unpickling: ultralytics, yolov5 or None."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            pkl = next((n for n in z.namelist() if n.endswith("data.pkl")), None)
+            data = z.read(pkl) if pkl else b""
+    except (zipfile.BadZipFile, OSError):
+        return None
+    if b"ultralytics.nn" in data:
+        return "ultralytics"
+    if b"models.yolo" in data or b"yolov5.models" in data:
+        return "yolov5"
+    return None
+
+
 def _detect_module(model):
     head = list(model.model)[-1] if hasattr(model, "model") else None
     if head is None or not hasattr(head, "stride") or not hasattr(head, "nc"):
@@ -123,15 +140,31 @@ def inspect_onnx(path: Path, stride: int = 32) -> ModelInfo:
     return ModelInfo(path, "onnx", stride, names, args, "ONNX metadata" if args else "", static)
 
 
-def inspect_source(source: str | Path, *, family: str = "auto", trusted: bool = False, stride: int = 32) -> ModelInfo:
-    """Identify a model source. Reads training args from args.yaml/opt.yaml beside the weights first."""
+def inspect_source(source: str | Path, *, family: str = "auto", trusted: bool = False, stride: int = 32,
+                   repo: str | Path | None = None) -> ModelInfo:
+    """Identify a model source. Reads training args from args.yaml/opt.yaml beside the weights first.
+
+    The family of a checkpoint is read from its pickle's module names before anything is unpickled; original
+    YOLOv5 checkpoints are then loaded with YOLOv5's code (``repo`` or the PyPI ``yolov5`` package)."""
     from ovyolo.shapes import read_train_args
 
     w = weights_path(source)
     if w.suffix == ".onnx":
+        if family not in ("auto", "onnx"):
+            raise WorkflowError(f"{w} is an ONNX model but config says family: {family}; fix or remove 'family:'")
         info = inspect_onnx(w, stride)
     else:
-        info = inspect_checkpoint(w, load_checkpoint(w, trusted=trusted), family)
+        sniffed = sniff_family(w)
+        if family != "auto" and sniffed and sniffed != family:
+            raise WorkflowError(f"{w} is a {sniffed} checkpoint but config says family: {family}; fix or remove 'family:'")
+        fam = sniffed or (family if family != "auto" else None)
+        if fam == "yolov5":
+            from ovyolo.yolov5 import load_yolov5
+
+            got = load_yolov5(w, trusted=trusted, repo=repo)
+            info = ModelInfo(w, "yolov5", got.stride, got.names, got.train_args, "checkpoint opt" if got.train_args else "")
+        else:
+            info = inspect_checkpoint(w, load_checkpoint(w, trusted=trusted), family)
     args, where = read_train_args(source)
     if args:
         info.train_args, info.train_args_from = args, where

@@ -215,12 +215,19 @@ def _onnxruntime_runner(onnx, threads, precision_hint, hw) -> Runner:
     return Runner("onnxruntime", input_hw, props, path, int(threads), None, infer, sess)
 
 
-def load_torch_model(weights: Path, *, trusted: bool):
-    """The checkpoint's ``ema`` (else ``model``) in float32, eval mode, Conv+BN fused where supported."""
-    from ovyolo.model import load_checkpoint
+def load_torch_model(weights: Path, *, trusted: bool, repo: str | Path | None = None):
+    """The checkpoint's ``ema`` (else ``model``) in float32, eval mode, Conv+BN fused where supported.
 
-    ckpt = load_checkpoint(Path(weights), trusted=trusted)
-    model = (ckpt.get("ema") or ckpt.get("model")).float().eval()
+    Original YOLOv5 checkpoints are loaded with their own code (``repo``, or the PyPI ``yolov5`` package)."""
+    from ovyolo.model import load_checkpoint, sniff_family
+
+    if sniff_family(Path(weights)) == "yolov5":
+        from ovyolo.yolov5 import load_yolov5
+
+        model = load_yolov5(weights, trusted=trusted, repo=repo).model
+    else:
+        model = (lambda c: c.get("ema") or c.get("model"))(load_checkpoint(Path(weights), trusted=trusted))
+    model = model.float().eval()
     if hasattr(model, "fuse"):
         try:
             model = model.fuse(verbose=False)
@@ -232,11 +239,11 @@ def load_torch_model(weights: Path, *, trusted: bool):
     return model
 
 
-def _torch_runner(weights, threads, precision_hint, hw, trusted) -> Runner:
+def _torch_runner(weights, threads, precision_hint, hw, trusted, repo=None) -> Runner:
     import torch
 
     path = _need(weights, "weights", "torch")
-    model = load_torch_model(path, trusted=trusted)
+    model = load_torch_model(path, trusted=trusted, repo=repo)
     torch.set_num_threads(int(threads))
     input_hw = (int(hw[0]), int(hw[1])) if hw is not None else None
     props = {
@@ -272,6 +279,7 @@ def make_runner(
     precision_hint: str | None = None,
     hw: tuple[int, int] | None = None,
     trusted: bool = False,
+    repo: str | Path | None = None,
 ) -> Runner:
     """Build the runner of ``variant`` on CPU with exactly ``threads`` threads.
 
@@ -293,4 +301,4 @@ def make_runner(
         raise WorkflowError(f"variant '{variant}' runs in f32 only; precision hint '{precision_hint}' applies to OpenVINO")
     if variant == "onnxruntime":
         return _onnxruntime_runner(onnx, threads, precision_hint, hw)
-    return _torch_runner(weights, threads, precision_hint, hw, trusted)
+    return _torch_runner(weights, threads, precision_hint, hw, trusted, repo)

@@ -19,12 +19,17 @@ def _files_on_disk(model_files: dict) -> list[Path]:
     return [Path(model_files[k]) for k in ("weights", "onnx", "xml", "bin") if model_files.get(k)]
 
 
+def _trust(loading: dict) -> dict:
+    """How a checkpoint may be loaded: the explicit trust choice and the YOLOv5 code to unpickle it with."""
+    return {"trusted": bool(loading.get("trust_checkpoint")), "repo": loading.get("yolov5_repo")}
+
+
 def _layout(meta: dict) -> str:
     return "yolov5" if meta.get("family") == "yolov5" else "ultralytics"
 
 
 def validate_variant(model: str, variant: str, hw: tuple[int, int], *, model_files: dict, data_yaml, meta_yaml,
-                     reference, threads: int, trusted: bool, conf: float, iou: float, out_metrics, out_outputs) -> dict:
+                     reference, threads: int, loading: dict, conf: float, iou: float, out_metrics, out_outputs) -> dict:
     """Run ``variant`` over the val split letterboxed to ``hw``; write metrics.json and the raw outputs."""
     import yaml
 
@@ -35,7 +40,7 @@ def validate_variant(model: str, variant: str, hw: tuple[int, int], *, model_fil
     meta = yaml.safe_load(Path(meta_yaml).read_text())
     names = [meta["names"][k] for k in sorted(meta["names"])]
     images = load_dataset(data_yaml).images("val")
-    runner = make_runner(variant, **_runner_args(model_files), threads=threads, hw=hw, trusted=trusted)
+    runner = make_runner(variant, **_runner_args(model_files), threads=threads, hw=hw, **_trust(loading))
     t0 = time.perf_counter()
     result, raw = evaluate(runner.infer, images, hw, names, _layout(meta), conf=conf, iou=iou)
     result.update({
@@ -54,7 +59,7 @@ def validate_variant(model: str, variant: str, hw: tuple[int, int], *, model_fil
 
 
 def benchmark_variant(model: str, variant: str, hw: tuple[int, int], *, model_files: dict, data_yaml, threads: int,
-                      trusted: bool, settings: dict, out) -> dict:
+                      loading: dict, settings: dict, out) -> dict:
     """Latency and throughput of ``variant`` on real val images at ``hw``; write benchmark.json."""
     from ovyolo.bench import run_benchmark
     from ovyolo.data import load_dataset
@@ -62,7 +67,7 @@ def benchmark_variant(model: str, variant: str, hw: tuple[int, int], *, model_fi
     images = load_dataset(data_yaml).images("val")
     started = time.time()
     result = run_benchmark(
-        variant, **_runner_args(model_files), trusted=trusted, images=images, hw=hw, threads=threads,
+        variant, **_runner_args(model_files), **_trust(loading), images=images, hw=hw, threads=threads,
         warmup=settings["warmup"], min_iterations=settings["min_iterations"], min_seconds=settings["min_seconds"],
         throughput_seconds=settings["throughput_seconds"], file_paths=_files_on_disk(model_files),
         max_images=settings["images"],

@@ -15,10 +15,14 @@ from workflow_helpers import TINY, guarded_env, job_intervals, planned_jobs, sna
 VARIANTS = ["torch", "onnxruntime", "openvino-fp32", "openvino-fp32@bf16", "openvino-fp16", "openvino-int8", "ultralytics-int8"]
 
 
+CURRENT = {}  # the config the module's workdir was last run with (tests below change it in order)
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     wd = tmp_path_factory.mktemp("wf")
     proc = snakemake(wd, "--cores", "8", config=TINY)  # more cores than the machine: benchmarks must still run alone
+    CURRENT["config"] = copy.deepcopy(TINY)
     return wd, proc
 
 
@@ -143,6 +147,78 @@ def test_calibration_size_reruns_only_calibration_and_quantize(run):
     snakemake(wd, "--cores", "2", config=cfg)
     assert {p: p.stat().st_mtime_ns for p in before} == before
     assert np.load(base / "calibration/images.npy", mmap_mode="r").shape[0] == 10
+    assert planned_jobs(snakemake(wd, "-n", config=cfg)) == {}
+    CURRENT["config"] = cfg
+
+
+@pytest.mark.parametrize(
+    "section, key, value, expected",
+    [
+        ("benchmark", "min_iterations", 6, {"benchmark": 7, "summarize": 1, "all": 1}),
+        ("evaluation", "iou", 0.6, {"validate": 7, "summarize": 1, "all": 1}),
+        ("quantization", "preset", "performance", {"quantize": 1, "validate": 1, "benchmark": 1, "summarize": 1, "all": 1}),
+    ],
+)
+def test_each_setting_reruns_only_what_it_affects(run, section, key, value, expected):
+    wd, _ = run
+    cfg = copy.deepcopy(CURRENT["config"])
+    cfg.setdefault(section, {})[key] = value
+    assert planned_jobs(snakemake(wd, "-n", config=cfg)) == expected
+
+
+def test_sigkill_mid_quantize_leaves_nothing_trusted_and_rerun_completes(run):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from workflow_helpers import REPO
+
+    wd, _ = run
+    (wd / "config.yaml").write_text(yaml.safe_dump(CURRENT["config"]))
+    base = wd / "results/demo/192x320"
+    log = wd / "results/logs/demo/192x320/quantize.log"
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(wd),
+           "--configfile", str(wd / "config.yaml"), "--cores", "2", "--forcerun", "quantize"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            env=guarded_env(wd))
+    deadline = time.time() + 120
+    while time.time() < deadline and not (log.exists() and "job start" in log.read_text()):
+        time.sleep(0.1)
+    time.sleep(2.0)  # inside NNCF's statistics collection
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert "job end" not in log.read_text(), "quantize finished before the kill; the test did not test anything"
+    # nothing a later step would take for good: no int8 IR in place (only a .tmp-* sibling at most)
+    assert not (base / "int8/model.xml").exists() or not (base / "int8/model.bin").exists()
+    snakemake(wd, "--unlock")
+    jobs = planned_jobs(snakemake(wd, "-n"))
+    assert "quantize" in jobs and "export_onnx" not in jobs and "demo_train" not in jobs
+    snakemake(wd, "--cores", "2")
+    assert count_quantized_ops(base / "int8/model.xml") > 50 and ir_input_shape(base / "int8/model.xml") == [1, 3, 192, 320]
+    assert not list((wd / "results").rglob(".tmp-*"))
+    assert planned_jobs(snakemake(wd, "-n")) == {}
+
+
+def test_a_new_imgsz_adds_a_tree_and_keeps_the_old_one(run):
+    """imgsz as a list: one results/{model}/{h}x{w}/ tree per shape; the summary compares them side by side."""
+    import csv
+
+    wd, _ = run
+    cfg = copy.deepcopy(CURRENT["config"])
+    cfg["models"]["demo"]["imgsz"] = [[192, 320], 320]
+    cfg.setdefault("evaluation", {})["variants"] = ["openvino-fp32", "openvino-int8"]
+    old = wd / "results/demo/192x320"
+    before = {p: p.stat().st_mtime_ns for p in old.rglob("*") if p.is_file()}
+    snakemake(wd, "--cores", "2", config=cfg)
+    assert {p: p.stat().st_mtime_ns for p in before} == before
+    assert ir_input_shape(wd / "results/demo/320x320/int8/model.xml") == [1, 3, 320, 320]
+    assert np.load(wd / "results/demo/320x320/calibration/images.npy", mmap_mode="r").shape[2:] == (320, 320)
+    with open(wd / "results/summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["shape"], r["variant"]) for r in rows] == [
+        ("192x320", "openvino-fp32"), ("192x320", "openvino-int8"), ("320x320", "openvino-fp32"), ("320x320", "openvino-int8")]
     assert planned_jobs(snakemake(wd, "-n", config=cfg)) == {}
 
 

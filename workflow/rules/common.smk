@@ -62,7 +62,7 @@ def source_inputs(wildcards):
 def loading_settings(model):
     """The settings that decide how a model source is loaded (not which shapes it is deployed at)."""
     cfg = model_cfg(model)
-    return {k: cfg[k] for k in ("family", "trust_checkpoint", "stride")}
+    return {k: cfg.get(k) for k in ("family", "trust_checkpoint", "stride", "yolov5_repo")}
 
 
 def model_source(model):

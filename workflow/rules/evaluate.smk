@@ -29,7 +29,7 @@ rule validate:
     params:
         conf=config["evaluation"]["conf"],
         iou=config["evaluation"]["iou"],
-        trusted=lambda wc: model_cfg(wc.model)["trust_checkpoint"],
+        loading=lambda wc: loading_settings(wc.model),
     log:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/validate_{{variant}}.log",
     threads: 2
@@ -47,7 +47,7 @@ rule benchmark:
         f"{RESULTS}/{{model}}/{{h}}x{{w}}/{{variant}}/benchmark.json",
     params:
         settings=config["benchmark"],
-        trusted=lambda wc: model_cfg(wc.model)["trust_checkpoint"],
+        loading=lambda wc: loading_settings(wc.model),
     log:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/benchmark_{{variant}}.log",
     threads: 2

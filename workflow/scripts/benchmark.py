@@ -7,7 +7,7 @@ from ovyolo.stages import benchmark_variant
 
 def main(smk):
     benchmark_variant(smk.wildcards.model, smk.wildcards.variant, hw_of(smk.wildcards), model_files=dict(smk.input),
-                      data_yaml=smk.input.data, threads=smk.threads, trusted=smk.params.trusted,
+                      data_yaml=smk.input.data, threads=smk.threads, loading=smk.params.loading,
                       settings=smk.params.settings, out=smk.output[0])
 
 

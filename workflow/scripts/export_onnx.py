@@ -7,7 +7,8 @@ from ovyolo.smk import hw_of, run
 
 
 def main(smk):
-    export(model_info(smk.params.source, smk.params.settings), hw_of(smk.wildcards), smk.output[0])
+    settings = smk.params.settings
+    export(model_info(smk.params.source, settings), hw_of(smk.wildcards), smk.output[0], repo=settings.get("yolov5_repo"))
 
 
 run(snakemake, main)  # noqa: F821

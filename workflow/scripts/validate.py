@@ -8,7 +8,7 @@ from ovyolo.stages import validate_variant
 def main(smk):
     validate_variant(smk.wildcards.model, smk.wildcards.variant, hw_of(smk.wildcards), model_files=dict(smk.input),
                      data_yaml=smk.input.data, meta_yaml=smk.input.meta, reference=smk.input.reference or None,
-                     threads=smk.threads, trusted=smk.params.trusted, conf=smk.params.conf, iou=smk.params.iou,
+                     threads=smk.threads, loading=smk.params.loading, conf=smk.params.conf, iou=smk.params.iou,
                      out_metrics=smk.output.metrics, out_outputs=smk.output.outputs)
 
 
