@@ -1,0 +1,108 @@
+"""The seed case: trained square at 1280, deployed on 16:9 video at 736x1280, for original YOLOv5 and Ultralytics runs.
+
+`yolov5 export.py` calibrates INT8 with 640x640 tensors for a 1x3x736x1280 model; here that mistake cannot be
+wired through the workflow, and through the package API it fails before NNCF starts, naming both shapes.
+"""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import make_ultralytics_run
+from ovyolo.convert import ir_input_shape
+from ovyolo.data import generate_demo_dataset
+from ovyolo.quantize import count_quantized_ops
+from ovyolo.yolov5 import make_yolov5_run
+from workflow_helpers import REPO, planned_jobs, snakemake
+
+NAMES = ("circle", "square", "triangle")
+
+
+@pytest.fixture(scope="module")
+def seed(tmp_path_factory):
+    wd = tmp_path_factory.mktemp("seed")
+    data = generate_demo_dataset(wd / "data", n_train=8, n_val=3, frame_hw=(720, 1280), names=NAMES)
+    v5 = make_yolov5_run(wd / "runs/train/exp", imgsz=1280, nc=3, names=list(NAMES))
+    ul = make_ultralytics_run(wd / "runs/detect/train", imgsz=1280, names=list(NAMES))
+    cfg = {
+        "models": {
+            "v5": {"source": str(v5), "data": str(data), "trust_checkpoint": True},
+            "ul": {"source": str(ul / "weights/best.pt"), "data": str(data), "trust_checkpoint": True},
+        },
+        "calibration": {"size": 8},
+        "evaluation": {"variants": ["torch", "openvino-fp32", "openvino-int8"]},
+        "benchmark": {"warmup": 1, "min_iterations": 3, "min_seconds": 0.05, "throughput_seconds": 0.1, "images": 2},
+    }
+    proc = snakemake(wd, "--cores", "2", config=cfg)
+    return wd, cfg, proc
+
+
+@pytest.mark.parametrize("model, args_file", [("v5", "opt.yaml"), ("ul", "args.yaml")])
+def test_discovers_736x1280_and_quantizes_at_it(seed, model, args_file):
+    wd, _, _ = seed
+    shape = json.loads((wd / f"results/{model}/shape.json").read_text())
+    assert [(s["h"], s["w"]) for s in shape["shapes"]] == [(736, 1280)]
+    assert shape["train_imgsz"] == 1280 and args_file in shape["shapes"][0]["reason"]
+    assert "720x1280" in shape["shapes"][0]["reason"]
+    base = wd / f"results/{model}/736x1280"
+    assert ir_input_shape(base / "int8/model.xml") == [1, 3, 736, 1280]
+    assert count_quantized_ops(base / "int8/model.xml") > 50
+    assert np.load(base / "calibration/images.npy", mmap_mode="r").shape == (8, 3, 736, 1280)
+    for variant in ("torch", "openvino-fp32", "openvino-int8"):
+        m = json.loads((base / variant / "metrics.json").read_text())
+        assert m["hw"] == [736, 1280] and m["images"] == 3
+        assert m["layout"] == ("yolov5" if model == "v5" else "ultralytics")
+    # the torch checkpoint and true-f32 OpenVINO agree on the raw outputs (same weights, same input)
+    torch_m = json.loads((base / "torch/metrics.json").read_text())
+    assert torch_m["agreement"]["rel_mean_abs_diff"] < 1e-3
+
+
+def test_family_detected_per_source(seed):
+    wd, _, _ = seed
+    assert json.loads((wd / "results/v5/shape.json").read_text())["family"] == "yolov5"
+    assert json.loads((wd / "results/ul/shape.json").read_text())["family"] == "ultralytics"
+
+
+def test_complete_run_is_up_to_date(seed):
+    wd, _, _ = seed
+    assert planned_jobs(snakemake(wd, "-n")) == {}
+
+
+def test_a_calibration_set_of_another_shape_is_refused_by_the_rule(seed):
+    """Even a 640x640 calibration file placed under the 736x1280 path never reaches NNCF."""
+    wd, cfg, _ = seed
+    cal = wd / "results/v5/736x1280/calibration/images.npy"
+    good = cal.read_bytes()
+    np.save(cal, np.zeros((8, 3, 640, 640), np.uint8))
+    try:
+        proc = snakemake(wd, "--cores", "1", "--forcerun", "quantize", "--allowed-rules", "quantize",
+                         "--", "results/v5/736x1280/int8/model.xml", check=False)
+        assert proc.returncode != 0
+        line = next(l for l in proc.stderr.splitlines() if l.startswith("ERROR:"))
+        assert "[1, 3, 640, 640]" in line and "[1, 3, 736, 1280]" in line
+        assert not (wd / "results/v5/736x1280/int8/model.xml").exists()
+    finally:
+        cal.write_bytes(good)
+
+
+def test_the_api_fails_before_nncf_starts(seed, tmp_path):
+    wd, _, _ = seed
+    np.save(tmp_path / "cal640.npy", np.zeros((8, 3, 640, 640), np.uint8))
+    code = f"""
+import sys
+sys.path.insert(0, {str(REPO)!r})
+from ovyolo.errors import ShapeMismatchError
+from ovyolo.quantize import quantize
+try:
+    quantize({str(wd / 'results/ul/736x1280/fp32/model.xml')!r}, {str(tmp_path / 'cal640.npy')!r}, (736, 1280), {str(tmp_path / 'int8')!r})
+except ShapeMismatchError as e:
+    print("REFUSED", e)
+print("NNCF_IMPORTED", "nncf" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    assert "REFUSED calibration tensors are [1, 3, 640, 640] but the model" in out and "[1, 3, 736, 1280]" in out
+    assert "NNCF_IMPORTED False" in out
+    assert not (tmp_path / "int8").exists()
+
