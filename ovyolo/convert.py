@@ -37,7 +37,8 @@ def metadata(info, hw: tuple[int, int], precision: str, source: str, extra: dict
         "stride": int(info.stride),
         "names": {i: n for i, n in enumerate(info.names)},
         "family": info.family,
-        "output_layout": "1 x (4+nc) x N, boxes cx,cy,w,h, no objectness" if info.family in ("ultralytics", "onnx")
+        "layout": info.output_layout,
+        "output_layout": "1 x (4+nc) x N, boxes cx,cy,w,h, no objectness" if info.output_layout == "ultralytics"
         else "1 x N x (5+nc), boxes cx,cy,w,h, objectness",
         "preprocessing": {
             "letterbox": {"pad_value": letterbox.PAD_VALUE, "centered": True, "scaleup": True},

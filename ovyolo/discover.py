@@ -54,7 +54,7 @@ def discover_model(name: str, source: str | Path, data_yaml: str | Path, setting
     if size is None and info.onnx_hw:
         size, size_from = max(info.onnx_hw), "the ONNX static input"
     spec = settings.get("imgsz", "auto")
-    if info.onnx_hw and spec == "auto":
+    if info.onnx_hw and spec in ("auto", None):
         spec = [list(info.onnx_hw)]  # a static ONNX has exactly one shape
     record = discover(train_size=size, train_size_from=size_from, stride=info.stride, frame_sizes=image_sizes(val),
                       imgsz_spec=spec, square=settings.get("square", False))

@@ -97,6 +97,7 @@ def export(info, hw: tuple[int, int], out: str | Path, *, repo: str | Path | Non
 
     out = Path(out)
     check_stride(hw, info.stride)
+    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".tmp-{out.name}")
     tmp.unlink(missing_ok=True)
     try:

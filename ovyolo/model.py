@@ -20,6 +20,11 @@ class ModelInfo:
     train_args: dict
     train_args_from: str  # "args.yaml", "opt.yaml", "checkpoint train_args", ...
     onnx_hw: tuple[int, int] | None = None  # static input of a given ONNX
+    layout: str | None = None  # output layout: "ultralytics" (1 x 4+nc x N) or "yolov5" (1 x N x 5+nc)
+
+    @property
+    def output_layout(self) -> str:
+        return self.layout or ("yolov5" if self.family == "yolov5" else "ultralytics")
 
 
 def weights_path(source: str | Path) -> Path:
@@ -137,7 +142,15 @@ def inspect_onnx(path: Path, stride: int = 32) -> ModelInfo:
         except (ValueError, SyntaxError):
             pass
     static = (dims[2], dims[3]) if dims[2] and dims[3] else None
-    return ModelInfo(path, "onnx", stride, names, args, "ONNX metadata" if args else "", static)
+    layout = None
+    out_dims = [d.dim_value or None for d in m.graph.output[0].type.tensor_type.shape.dim] if m.graph.output else []
+    if len(out_dims) == 3 and out_dims[1] and out_dims[2]:
+        # boxes are the long axis: 1 x (4+nc) x N is Ultralytics, 1 x N x (5+nc) original YOLOv5
+        layout = "ultralytics" if out_dims[1] < out_dims[2] else "yolov5"
+    fam = meta.get("ovyolo_family")
+    if fam == "yolov5":
+        layout = "yolov5"
+    return ModelInfo(path, "onnx", stride, names, args, "ONNX metadata" if args else "", static, layout)
 
 
 def inspect_source(source: str | Path, *, family: str = "auto", trusted: bool = False, stride: int = 32,

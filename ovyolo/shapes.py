@@ -34,30 +34,34 @@ def nearest_valid(v: int, stride: int) -> tuple[int, int]:
     return lo, hi
 
 
-def parse_imgsz(spec) -> list[tuple[int, int]] | None:
-    """Config ``imgsz`` -> list of (h, w); ``None`` for ``auto``.
+AUTO = "auto"
 
-    Accepts ``auto``, an int (square), ``[h, w]``, or a list whose items are ints or ``[h, w]`` pairs.
+
+def parse_imgsz(spec) -> list:
+    """Config ``imgsz`` -> list of items, each ``(h, w)`` or ``"auto"`` (the discovered shape).
+
+    Accepts ``auto``, an int (square), ``[h, w]``, or a list whose items are any of those, e.g.
+    ``[auto, 640]``: the discovered deploy shape and 640x640 side by side.
     """
-    if spec is None or spec == "auto":
-        return None
+    bad = f"imgsz: {spec!r} is not a size; use auto, an int, [h, w] or a list of those"
+    if spec is None or spec == AUTO:
+        return [AUTO]
     if isinstance(spec, bool):
-        raise WorkflowError(f"imgsz: {spec!r} is not a size; use auto, an int, [h, w] or a list of those")
+        raise WorkflowError(bad)
     if isinstance(spec, int):
         return [(spec, spec)]
     if isinstance(spec, (list, tuple)):
         if len(spec) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in spec):
             return [(int(spec[0]), int(spec[1]))]
-        out: list[tuple[int, int]] = []
+        out: list = []
         for item in spec:
-            got = parse_imgsz(item)
-            if got is None:
-                raise WorkflowError("imgsz: 'auto' cannot be an item of a list; list explicit sizes only")
-            out += got
+            if isinstance(item, (list, tuple)) and not (len(item) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in item)):
+                raise WorkflowError(bad)
+            out += parse_imgsz(item)
         if not out:
             raise WorkflowError("imgsz: empty list; use auto, an int, [h, w] or a list of those")
         return list(dict.fromkeys(out))
-    raise WorkflowError(f"imgsz: {spec!r} is not a size; use auto, an int, [h, w] or a list of those")
+    raise WorkflowError(bad)
 
 
 def check_stride(hw: tuple[int, int], stride: int) -> tuple[int, int]:
@@ -112,17 +116,25 @@ def discover(
     """Decide the deploy shapes. Returns a dict with ``shapes`` (list of {h, w, reason}) and the evidence."""
     from ovyolo.data import dominant_size
 
-    explicit = parse_imgsz(imgsz_spec)
     record: dict = {"stride": stride, "train_imgsz": train_size, "train_imgsz_from": train_size_from}
     if frame_sizes:
         hw, share = dominant_size(frame_sizes)
         record["frames"] = {"count": len(frame_sizes), "dominant_hw": list(hw), "dominant_share": round(share, 4)}
-    if explicit is not None:
-        record["shapes"] = [
-            {"h": h, "w": w, "reason": f"explicit imgsz [{h}, {w}] from config"}
-            for h, w in (check_stride(s, stride) for s in explicit)
-        ]
-        return record
+    shapes: dict[tuple[int, int], str] = {}
+    for item in parse_imgsz(imgsz_spec):
+        if item == AUTO:
+            (h, w), reason = _auto_shape(train_size, train_size_from, stride, frame_sizes, square, dominant_share)
+        else:
+            h, w = check_stride(item, stride)
+            reason = f"explicit imgsz [{h}, {w}] from config"
+        shapes.setdefault((h, w), reason)
+    record["shapes"] = [{"h": h, "w": w, "reason": r} for (h, w), r in shapes.items()]
+    return record
+
+
+def _auto_shape(train_size, train_size_from, stride, frame_sizes, square, dominant_share) -> tuple[tuple[int, int], str]:
+    from ovyolo.data import dominant_size
+
     if train_size is None:
         raise WorkflowError(
             "no training size found (no args.yaml/opt.yaml, none in the checkpoint or ONNX); set 'imgsz:' for this model in config.yaml"
@@ -130,23 +142,16 @@ def discover(
     base = f"train imgsz {train_size} from {train_size_from}"
     if train_size % stride:
         raise WorkflowError(f"{base} is not a multiple of the model stride {stride}; set 'imgsz:' for this model in config.yaml")
+    square_hw = (train_size, train_size)
     if square:
-        reason = f"{base}; square requested in config -> {train_size}x{train_size}"
-        record["shapes"] = [{"h": train_size, "w": train_size, "reason": reason}]
-        return record
+        return square_hw, f"{base}; square requested in config -> {train_size}x{train_size}"
     if not frame_sizes:
-        reason = f"{base}; no readable val images to take an aspect ratio from -> square {train_size}x{train_size}"
-        record["shapes"] = [{"h": train_size, "w": train_size, "reason": reason}]
-        return record
+        return square_hw, f"{base}; no readable val images to take an aspect ratio from -> square {train_size}x{train_size}"
     (fh, fw), share = dominant_size(frame_sizes)
     pct = f"{share * 100:.0f}%"
     if share < dominant_share:
-        reason = (f"{base}; mixed frame sizes (the most common, {fh}x{fw}, is only {pct} of {len(frame_sizes)} val images, "
-                  f"below {dominant_share * 100:.0f}%) -> square {train_size}x{train_size}")
-        record["shapes"] = [{"h": train_size, "w": train_size, "reason": reason}]
-        return record
+        return square_hw, (f"{base}; mixed frame sizes (the most common, {fh}x{fw}, is only {pct} of {len(frame_sizes)} val "
+                           f"images, below {dominant_share * 100:.0f}%) -> square {train_size}x{train_size}")
     h, w = deploy_shape(train_size, stride, (fh, fw))
-    reason = (f"{base}; {pct} of {len(frame_sizes)} val images are {fh}x{fw} -> letterboxed to long side "
-              f"{train_size}, rounded up to stride {stride} -> {h}x{w}")
-    record["shapes"] = [{"h": h, "w": w, "reason": reason}]
-    return record
+    return (h, w), (f"{base}; {pct} of {len(frame_sizes)} val images are {fh}x{fw} -> letterboxed to long side "
+                    f"{train_size}, rounded up to stride {stride} -> {h}x{w}")

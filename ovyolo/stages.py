@@ -25,7 +25,7 @@ def _trust(loading: dict) -> dict:
 
 
 def _layout(meta: dict) -> str:
-    return "yolov5" if meta.get("family") == "yolov5" else "ultralytics"
+    return meta.get("layout") or ("yolov5" if meta.get("family") == "yolov5" else "ultralytics")
 
 
 def validate_variant(model: str, variant: str, hw: tuple[int, int], *, model_files: dict, data_yaml, meta_yaml,

@@ -68,7 +68,15 @@ def test_no_train_size_and_no_imgsz_is_a_clear_error():
         discover(train_size=None, train_size_from="", stride=32, frame_sizes=[(360, 640)])
 
 
-@pytest.mark.parametrize("bad", ["big", True, [], ["auto"], 3.5])
+def test_auto_inside_a_list_adds_the_discovered_shape():
+    rec = discover(train_size=320, train_size_from="args.yaml", stride=32, frame_sizes=[(360, 640)] * 4, imgsz_spec=["auto", 640])
+    assert [(s["h"], s["w"]) for s in rec["shapes"]] == [(192, 320), (640, 640)]
+    assert "360x640" in rec["shapes"][0]["reason"] and "explicit" in rec["shapes"][1]["reason"]
+    rec = discover(train_size=320, train_size_from="args.yaml", stride=32, frame_sizes=[(360, 640)], imgsz_spec=["auto", [192, 320]])
+    assert [(s["h"], s["w"]) for s in rec["shapes"]] == [(192, 320)]
+
+
+@pytest.mark.parametrize("bad", ["big", True, [], [[1, 2, 3]], 3.5, [[True, 3]]])
 def test_parse_imgsz_rejects(bad):
     with pytest.raises(WorkflowError):
         parse_imgsz(bad)

@@ -82,9 +82,13 @@ def family_of(model):
 
 
 def variants_of(model):
-    """The measured variants of a model; ultralytics-int8 only where Ultralytics can export the weights."""
-    wanted = config["evaluation"]["variants"]
-    return [v for v in wanted if v != "ultralytics-int8" or family_of(model) == "ultralytics"]
+    """The measured variants of a model: ultralytics-int8 only where Ultralytics can export the weights, torch
+    only where there are weights (not for an ONNX source)."""
+    family = family_of(model)
+    skip = {"ultralytics-int8"} if family != "ultralytics" else set()
+    if family == "onnx":
+        skip.add("torch")
+    return [v for v in config["evaluation"]["variants"] if v not in skip]
 
 
 def variant_inputs(wildcards):
