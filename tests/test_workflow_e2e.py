@@ -77,6 +77,16 @@ def test_nothing_to_do_after_a_complete_run(run):
     assert planned_jobs(snakemake(wd, "-n")) == {}
 
 
+def test_key_order_of_the_config_does_not_rerun_anything(run):
+    wd, _ = run
+
+    def reverse(d):
+        return {k: reverse(d[k]) for k in reversed(list(d))} if isinstance(d, dict) else d
+
+    assert planned_jobs(snakemake(wd, "-n", config=reverse(TINY), sort_keys=False)) == {}
+    snakemake(wd, "-n", config=TINY)  # leave the sorted file behind for the next tests
+
+
 def test_metrics_and_benchmarks_carry_every_field(run):
     wd, _ = run
     base = wd / "results/demo/192x320"

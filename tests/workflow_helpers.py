@@ -28,10 +28,11 @@ TINY = {
 }
 
 
-def snakemake(workdir: Path, *args: str, config: dict | None = None, check: bool = True, timeout: int = 900):
+def snakemake(workdir: Path, *args: str, config: dict | None = None, check: bool = True, timeout: int = 900,
+              sort_keys: bool = True):
     cfg = workdir / "config.yaml"
     if config is not None:
-        cfg.write_text(yaml.safe_dump(config))
+        cfg.write_text(yaml.safe_dump(config, sort_keys=sort_keys))
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
            "--configfile", str(cfg), *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=guarded_env(workdir))

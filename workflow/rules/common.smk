@@ -30,8 +30,17 @@ wildcard_constraints:
     variant=r"torch|onnxruntime|openvino-fp32|openvino-fp32@bf16|openvino-fp16|openvino-int8|ultralytics-int8",
 
 
+def canon(value):
+    """Config values with sorted keys: Snakemake compares params by their repr, so key order must not matter."""
+    if isinstance(value, dict):
+        return {k: canon(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [canon(v) for v in value]
+    return value
+
+
 def model_cfg(model):
-    return config["models"][model]
+    return canon(config["models"][model])
 
 
 def data_yaml(wildcards):

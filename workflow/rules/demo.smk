@@ -27,7 +27,7 @@ rule demo_train:
         args=f"{DEMO}/run/args.yaml",
         results=f"{DEMO}/run/results.csv",
     params:
-        train=config["demo"]["train"],
+        train=canon(config["demo"]["train"]),
         seed=config["demo"]["seed"],
     log:
         f"{LOGS}/_demo/demo_train.log",

@@ -46,7 +46,7 @@ rule benchmark:
     output:
         f"{RESULTS}/{{model}}/{{h}}x{{w}}/{{variant}}/benchmark.json",
     params:
-        settings=config["benchmark"],
+        settings=canon(config["benchmark"]),
         loading=lambda wc: loading_settings(wc.model),
     log:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/benchmark_{{variant}}.log",

@@ -30,7 +30,7 @@ rule quantize:
         bin=f"{RESULTS}/{{model}}/{{h}}x{{w}}/int8/model.bin",
         meta=f"{RESULTS}/{{model}}/{{h}}x{{w}}/int8/metadata.yaml",
     params:
-        quantization=config["quantization"],
+        quantization=canon(config["quantization"]),
     log:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/quantize.log",
     threads: 2
