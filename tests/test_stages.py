@@ -86,3 +86,15 @@ def test_quantize_produces_int8_ir(fp32_ir, demo_data, tmp_path):
     model = ov.Core().read_model(str(xml))
     soft = [op for op in model.get_ordered_ops() if op.get_type_name() in ("Softmax", "SoftMax")]
     assert soft and all(op.input_value(0).get_node().get_type_name() != "FakeQuantize" for op in soft)
+
+
+def test_bare_pt_takes_its_training_size_from_the_checkpoint(fp32_ir, demo_data, tmp_path):
+    import shutil
+
+    from ovyolo.discover import discover_model
+
+    bare = tmp_path / "best.pt"
+    shutil.copyfile(fp32_ir["run"] / "weights/best.pt", bare)  # no args.yaml anywhere near it
+    rec = discover_model("m", bare, demo_data, {"trust_checkpoint": True}, tmp_path / "shape.json")
+    assert rec["train_imgsz_from"] == "checkpoint train_args" and rec["train_imgsz"] == 320
+    assert [(s["h"], s["w"]) for s in rec["shapes"]] == [(192, 320)]

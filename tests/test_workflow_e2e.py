@@ -191,11 +191,12 @@ def test_sigkill_mid_quantize_leaves_nothing_trusted_and_rerun_completes(run):
     log = wd / "results/logs/demo/192x320/quantize.log"
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(wd),
            "--configfile", str(wd / "config.yaml"), "--cores", "2", "--forcerun", "quantize"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                            env=guarded_env(wd))
+    out = open(wd / "killed_run.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=guarded_env(wd))
     deadline = time.time() + 120
-    while time.time() < deadline and not (log.exists() and "job start" in log.read_text()):
+    while time.time() < deadline and proc.poll() is None and not (log.exists() and "job start" in log.read_text()):
         time.sleep(0.1)
+    assert proc.poll() is None, (wd / "killed_run.log").read_text()[-3000:]
     time.sleep(2.0)  # inside NNCF's statistics collection
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -209,6 +210,25 @@ def test_sigkill_mid_quantize_leaves_nothing_trusted_and_rerun_completes(run):
     assert count_quantized_ops(base / "int8/model.xml") > 50 and ir_input_shape(base / "int8/model.xml") == [1, 3, 192, 320]
     assert not list((wd / "results").rglob(".tmp-*"))
     assert planned_jobs(snakemake(wd, "-n")) == {}
+
+
+def test_a_cores_1_rerun_reproduces_the_cores_8_results(run):
+    """Same numbers whether jobs ran side by side (--cores 8 on 2 cores) or one at a time (apart from timings)."""
+    import hashlib
+
+    wd, _ = run
+    base = wd / "results/demo/192x320"
+
+    def snapshot():
+        metrics = {v: {k: json.loads((base / v / "metrics.json").read_text())[k] for k in ("mAP50", "mAP50_95", "per_class")}
+                   for v in VARIANTS}
+        blobs = {p: hashlib.sha256((base / p).read_bytes()).hexdigest() for p in ("int8/model.bin", "fp32/model.bin", "calibration/images.npy")}
+        return metrics, blobs
+
+    before = snapshot()
+    (wd / "config.yaml").write_text(yaml.safe_dump(CURRENT["config"]))
+    snakemake(wd, "--cores", "1", "--forcerun", "export_onnx", "calibration")
+    assert snapshot() == before
 
 
 def test_a_new_imgsz_adds_a_tree_and_keeps_the_old_one(run):
