@@ -191,6 +191,7 @@ def test_sigkill_mid_quantize_leaves_nothing_trusted_and_rerun_completes(run):
     log = wd / "results/logs/demo/192x320/quantize.log"
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(wd),
            "--configfile", str(wd / "config.yaml"), "--cores", "2", "--forcerun", "quantize"]
+    log.unlink()  # the previous run's log also says "job start": wait for this run's own
     out = open(wd / "killed_run.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=guarded_env(wd))
     deadline = time.time() + 120
