@@ -1,7 +1,6 @@
 """Train the tiny demo detector with Ultralytics, the way a user's run looks: weights/best.pt + args.yaml."""
 from __future__ import annotations
 
-
 from pathlib import Path
 
 from ovyolo.atomic import atomic_dir

@@ -1,15 +1,17 @@
 """Train the tiny demo model with Ultralytics (built from its yaml; nothing downloaded)."""
+import logging
 from pathlib import Path
 
 import _repo  # noqa: F401  (puts the ovyolo package on sys.path)
 import ovyolo  # noqa: F401  (offline environment first)
 from ovyolo.smk import run
-from ovyolo.train import train_demo
+from ovyolo.train import best_map50, train_demo
 
 
 def main(smk):
     train_demo(smk.input.data, Path(smk.output.weights).parent.parent, threads=smk.threads, seed=smk.params.seed,
                **smk.params.train)
+    logging.getLogger("ovyolo.train").info("best val mAP50 during training: %.4f", best_map50(smk.output.results))
 
 
 run(snakemake, main)  # noqa: F821
