@@ -39,6 +39,10 @@ def build(images: list[Path], hw: tuple[int, int], size: int, out_dir: str | Pat
         arrays.append(canvas.transpose(2, 0, 1))
         chosen.append(str(f))
     warnings = []
+    if skipped:
+        msg = f"skipped {len(skipped)} unreadable image(s), e.g. {skipped[0]['file']}: {skipped[0]['why']}"
+        log.warning(msg)
+        warnings.append(msg)
     if len(chosen) < MIN_IMAGES:
         raise WorkflowError(
             f"only {len(chosen)} readable calibration images (need at least {MIN_IMAGES}); add train images or fix the unreadable ones"

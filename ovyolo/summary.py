@@ -100,12 +100,13 @@ def plot_all(table: list[dict], out_dir: str | Path) -> dict[str, Path]:
     fig, axes = _figure(len(groups), "Latency vs accuracy (batch 1, p50); dashed: Pareto front")
     for ax, ((model, shape), rs) in zip(axes, groups):
         pts = [(r["latency_p50_ms"], r["mAP50_95"]) for r in rs]
+        markers = "os^vDP*X"
         for i, (r, (x, y)) in enumerate(zip(rs, pts)):
-            ax.scatter(x, y, s=40)
-            # alternate label offsets so variants with equal numbers (fp32/fp16/onnxruntime) stay readable
-            ax.annotate(r["variant"], (x, y), fontsize=8, xytext=(5, 10 - 9 * (i % 3)), textcoords="offset points")
+            # a legend, not annotations: variants with equal numbers (fp32/fp16/onnxruntime) would overlap
+            ax.scatter(x, y, s=50, marker=markers[i % len(markers)], label=r["variant"])
         front = pareto(pts)
-        ax.plot([pts[i][0] for i in front], [pts[i][1] for i in front], "--", color="grey")
+        ax.plot([pts[i][0] for i in front], [pts[i][1] for i in front], "--", color="grey", label="Pareto front")
+        ax.legend(fontsize=8, loc="best")
         ax.set(title=f"{model} @ {shape} (h x w)", xlabel="latency p50 [ms]", ylabel="mAP50-95 (val)")
         ax.grid(alpha=0.3)
     paths["latency_vs_map"] = out_dir / "latency_vs_map.png"

@@ -146,5 +146,6 @@ def test_odd_images_are_converted_or_skipped_and_counted(tmp_path, demo_data):
     files = sorted(d.iterdir()) + src[:6]
     man = calibration.build(files, (192, 320), 100, tmp_path / "cal")
     assert man["count"] == 9 and [s["file"].endswith("corrupt.png") for s in man["skipped"]] == [True]
+    assert any("skipped 1 unreadable" in w for w in man["warnings"])
     arr = np.load(tmp_path / "cal" / "images.npy")
     assert arr.shape == (9, 3, 192, 320)

@@ -31,6 +31,8 @@ def test_default_config_is_valid_and_defaults_are_filled():
         ({"calibration": {"sise": 10}}, "unknown key 'calibration.sise'"),
         ({"models": {"demo": {"source": "demo", "data": "demo", "imgsz": "big"}}}, "models.demo.imgsz"),
         ({"quantization": {"preset": "fast"}}, "quantization.preset"),
+        ({"models": {"demo": {"source": "demo", "data": "demo", "family": "yolov9"}}}, "models.demo.family"),
+        ({"evaluation": {"variants": ["openvino-int4"]}}, "evaluation.variants.0"),
         ({"models": {"bad/name": {"source": "demo", "data": "demo"}}}, "bad/name"),
         ({"models": {"demo": {"data": "demo"}}}, "'source' is a required property"),
     ],
