@@ -42,14 +42,19 @@ def weights_path(source: str | Path) -> Path:
     return p
 
 
-def load_checkpoint(path: Path, *, trusted: bool) -> dict:
-    """Load a PyTorch checkpoint. YOLO checkpoints are pickles (loading runs code), so this needs ``trusted``."""
-    import torch
-
+def require_trust(path: Path, trusted: bool) -> None:
+    """Refuse to unpickle a checkpoint the user has not marked as trusted."""
     if not trusted:
         raise WorkflowError(
             f"{path} is a pickled checkpoint and loading it runs code from the file; if you trust it, set 'trust_checkpoint: true' for this model"
         )
+
+
+def load_checkpoint(path: Path, *, trusted: bool) -> dict:
+    """Load a PyTorch checkpoint. YOLO checkpoints are pickles (loading runs code), so this needs ``trusted``."""
+    import torch
+
+    require_trust(path, trusted)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except ModuleNotFoundError as exc:

@@ -77,22 +77,24 @@ def check_stride(hw: tuple[int, int], stride: int) -> tuple[int, int]:
     return h, w
 
 
-def read_train_args(source: str | Path) -> tuple[dict, str]:
-    """Training arguments of a run directory or a weights file, and where they came from.
-
-    Looks for ``args.yaml`` (Ultralytics) or ``opt.yaml`` (original YOLOv5) in the run directory (the parent of
-    ``weights/``); returns ({}, "") when there is none (the checkpoint's own copy is read by the caller).
-    """
-    import yaml
-
+def train_args_file(source: str | Path) -> Path | None:
+    """``args.yaml`` (Ultralytics) or ``opt.yaml`` (original YOLOv5) of a run directory or of a weights file in
+    its ``weights/`` folder; None when there is none."""
     p = Path(source)
     run_dir = p if p.is_dir() else (p.parent.parent if p.parent.name == "weights" else p.parent)
-    for name in ("args.yaml", "opt.yaml"):
-        f = run_dir / name
-        if f.is_file():
-            doc = yaml.safe_load(f.read_text()) or {}
-            return (doc if isinstance(doc, dict) else {}), name
-    return {}, ""
+    return next((run_dir / n for n in ("args.yaml", "opt.yaml") if (run_dir / n).is_file()), None)
+
+
+def read_train_args(source: str | Path) -> tuple[dict, str]:
+    """Training arguments of a run directory or a weights file, and the file's name they came from;
+    ({}, "") when there is none (the checkpoint's own copy is read by the caller)."""
+    import yaml
+
+    f = train_args_file(source)
+    if f is None:
+        return {}, ""
+    doc = yaml.safe_load(f.read_text()) or {}
+    return (doc if isinstance(doc, dict) else {}), f.name
 
 
 def train_imgsz(args: dict) -> int | None:

@@ -24,10 +24,6 @@ def _trust(loading: dict) -> dict:
     return {"trusted": bool(loading.get("trust_checkpoint")), "repo": loading.get("yolov5_repo")}
 
 
-def _layout(meta: dict) -> str:
-    return meta.get("layout") or ("yolov5" if meta.get("family") == "yolov5" else "ultralytics")
-
-
 def validate_variant(model: str, variant: str, hw: tuple[int, int], *, model_files: dict, data_yaml, meta_yaml,
                      reference, threads: int, loading: dict, conf: float, iou: float, out_metrics, out_outputs) -> dict:
     """Run ``variant`` over the val split letterboxed to ``hw``; write metrics.json and the raw outputs."""
@@ -42,7 +38,7 @@ def validate_variant(model: str, variant: str, hw: tuple[int, int], *, model_fil
     images = load_dataset(data_yaml).images("val")
     runner = make_runner(variant, **_runner_args(model_files), threads=threads, hw=hw, **_trust(loading))
     t0 = time.perf_counter()
-    result, raw = evaluate(runner.infer, images, hw, names, _layout(meta), conf=conf, iou=iou)
+    result, raw = evaluate(runner.infer, images, hw, names, meta["layout"], conf=conf, iou=iou)
     result.update({
         "model": model, "variant": variant, "hw": [int(hw[0]), int(hw[1])], "seconds": time.perf_counter() - t0,
         "inference_precision": runner.properties.get("inference_precision", "f32"), "threads": threads,

@@ -224,8 +224,9 @@ def load_yolov5(weights: str | Path, *, trusted: bool, repo: str | Path | None =
     path = Path(weights)
     if not path.is_file():
         raise WorkflowError(f"YOLOv5 weights {path} do not exist; fix 'source:' in config.yaml")
-    if not trusted:
-        raise WorkflowError(f"{path} is a pickled checkpoint and loading it runs code from the file; if you trust it, set 'trust_checkpoint: true' for this model")
+    from ovyolo.model import require_trust
+
+    require_trust(path, trusted)
     with yolov5_code(repo) as root:
         try:
             ckpt = torch.load(path, map_location="cpu", weights_only=False)

@@ -54,17 +54,15 @@ def source_inputs(wildcards):
     if src == "demo":
         return {"weights": f"{DEMO}/run/weights/best.pt", "args": f"{DEMO}/run/args.yaml"}
     from ovyolo.model import weights_path
-    from ovyolo.shapes import read_train_args
+    from ovyolo.shapes import train_args_file
 
     try:
         files = {"weights": str(weights_path(src))}
     except _OvyoloError as exc:
         raise WorkflowError(f"models.{wildcards.model}.source: {exc}")
-    _, name = read_train_args(src)
-    if name:
-        p = Path(src)
-        run_dir = p if p.is_dir() else (p.parent.parent if p.parent.name == "weights" else p.parent)
-        files["args"] = str(run_dir / name)
+    args = train_args_file(src)
+    if args is not None:
+        files["args"] = str(args)
     return files
 
 
