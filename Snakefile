@@ -1,8 +1,17 @@
 # YOLO -> OpenVINO FP32 / FP16 / INT8, with the image size in every path: results/{model}/{h}x{w}/...
 # Run:  snakemake --cores 8        (settings in config.yaml, machine settings in profiles/default)
+#       snakemake --cores 8 --configfile mine.yaml   (your config alone: config.yaml's demo is not added)
+
+from snakemake.utils import min_version
+
+min_version("9.0")
 
 
-configfile: "config.yaml"
+# A config file given on the command line is the whole config (the schema fills in defaults); config.yaml is
+# read only when none is given. Snakemake's default would merge the two, so the demo model would run as well.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
 
 
 report: "workflow/report/workflow.rst"
@@ -18,6 +27,7 @@ include: "workflow/rules/evaluate.smk"
 
 rule all:
     input:
+        discoveries(),
         final_targets,
     default_target: True
 

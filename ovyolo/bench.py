@@ -225,9 +225,7 @@ def run_benchmark(
     *,
     onnx: str | Path | None = None,
     xml: str | Path | None = None,
-    weights: str | Path | None = None,
-    trusted: bool = False,
-    repo: str | Path | None = None,
+    source=None,
     precision_hint: str | None = None,
     images: list[Path],
     hw: tuple[int, int],
@@ -241,13 +239,13 @@ def run_benchmark(
 ) -> dict:
     """Benchmark one variant at ``hw`` on real images; one JSON-ready dict.
 
-    ``onnx``/``xml``/``weights``/``trusted``/``precision_hint`` go to :func:`ovyolo.runtimes.make_runner`.
+    ``onnx``/``xml``/``source``/``precision_hint`` go to :func:`ovyolo.runtimes.make_runner`.
     Throughput runs for ``throughput_seconds`` and at least ``min_iterations`` inferences.
     ``file_paths`` are the model's files on disk (e.g. model.xml + model.bin), summed for ``file_size_bytes``.
     """
     hw = (int(hw[0]), int(hw[1]))
-    runner = make_runner(variant, onnx=onnx, xml=xml, weights=weights, threads=threads,
-                         precision_hint=precision_hint, hw=hw, trusted=trusted, repo=repo)
+    runner = make_runner(variant, onnx=onnx, xml=xml, source=source, threads=threads,
+                         precision_hint=precision_hint, hw=hw)
     inputs = load_inputs(images, hw, max_images)
     lat = latency(runner, inputs, warmup=warmup, min_iterations=min_iterations, min_seconds=min_seconds)
     thr = throughput(runner, inputs, min_iterations=min_iterations, min_seconds=throughput_seconds)

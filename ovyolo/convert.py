@@ -9,15 +9,18 @@ from ovyolo.errors import ShapeMismatchError, WorkflowError
 PRECISIONS = ("fp32", "fp16", "int8")
 
 
+def model_input_shape(model, where) -> list[int]:
+    """The input dims of a read ``ov.Model`` with one image input (-1 for a dynamic axis)."""
+    if len(model.inputs) != 1:
+        raise WorkflowError(f"{where} has {len(model.inputs)} inputs; expected one image input")
+    return [d.get_length() if d.is_static else -1 for d in model.inputs[0].get_partial_shape()]
+
+
 def ir_input_shape(xml: str | Path) -> list[int]:
-    """The static input shape of an IR (``read_model`` only: nothing is compiled)."""
+    """The input shape of an IR (``read_model`` only: nothing is compiled)."""
     import openvino as ov
 
-    model = ov.Core().read_model(str(xml))
-    if len(model.inputs) != 1:
-        raise WorkflowError(f"{xml} has {len(model.inputs)} inputs; expected one image input")
-    ps = model.inputs[0].get_partial_shape()
-    return [d.get_length() if d.is_static else -1 for d in ps]
+    return model_input_shape(ov.Core().read_model(str(xml)), xml)
 
 
 def check_ir(xml: str | Path, hw: tuple[int, int]) -> None:
@@ -75,7 +78,8 @@ def convert(onnx_path: str | Path, hw: tuple[int, int], precision: str, out_dir:
     """
     import openvino as ov
 
-    from ovyolo.export import check_onnx, read_metadata
+    from ovyolo.sources.onnx import check as check_onnx
+    from ovyolo.sources.onnx import read_metadata
 
     if precision not in ("fp32", "fp16"):
         raise WorkflowError(f"convert makes fp32 or fp16 IR, not '{precision}' (int8 comes from quantize)")

@@ -7,14 +7,6 @@ from ovyolo.atomic import write_json
 from ovyolo.errors import WorkflowError
 
 
-def model_info(source: str | Path, settings: dict):
-    """Inspect a model source with its config settings (family, trust, stride)."""
-    from ovyolo.model import inspect_source
-
-    return inspect_source(source, family=settings.get("family") or "auto", trusted=bool(settings.get("trust_checkpoint")),
-                          stride=settings.get("stride") or 32, repo=settings.get("yolov5_repo"))
-
-
 def check_names(model_names: list[str], data_names: list[str], data_yaml) -> None:
     """Model and data must agree on the classes (count, and names where the model has them)."""
     if model_names and len(model_names) != len(data_names):
@@ -29,12 +21,26 @@ def check_names(model_names: list[str], data_names: list[str], data_yaml) -> Non
         )
 
 
-def discover_model(name: str, source: str | Path, data_yaml: str | Path, settings: dict, out: str | Path) -> dict:
-    """Write ``results/{model}/shape.json``: the deploy shapes, the reason for each and the evidence."""
+def identify_source(source: str | Path, settings: dict, out: str | Path) -> dict:
+    """Write ``results/{model}/source.json``: the model source as :func:`ovyolo.sources.identify` decided it."""
+    from ovyolo import sources
+
+    src = sources.identify_with(source, settings)
+    sources.save(src, out)
+    return src.to_json()
+
+
+def discover_model(name: str, info, data_yaml: str | Path, settings: dict, out: str | Path) -> dict:
+    """Write ``results/{model}/shape.json``: the deploy shapes, the reason for each and the evidence.
+
+    ``info`` is a :class:`~ovyolo.sources.ModelSource`, the path of its source.json, or a model source path
+    (identified here with ``settings``)."""
+    from ovyolo import sources
     from ovyolo.data import image_sizes, load_dataset
     from ovyolo.shapes import discover, train_imgsz
 
-    info = model_info(source, settings)
+    if not isinstance(info, sources.ModelSource):
+        info = sources.read(info) if str(info).endswith(".json") else sources.identify_with(info, settings)
     ds = load_dataset(data_yaml)
     check_names(info.names, ds.names, data_yaml)
     val = ds.images("val")
@@ -58,7 +64,7 @@ def discover_model(name: str, source: str | Path, data_yaml: str | Path, setting
         spec = [list(info.onnx_hw)]  # a static ONNX has exactly one shape
     record = discover(train_size=size, train_size_from=size_from, stride=info.stride, frame_sizes=image_sizes(val),
                       imgsz_spec=spec, square=settings.get("square", False))
-    record.update({"model": name, "source": str(source), "family": info.family, "weights": str(info.weights),
+    record.update({"model": name, "source": str(info.weights), "family": info.family, "weights": str(info.weights),
                    "names": info.names, "data": str(data_yaml)})
     write_json(out, record)
     return record

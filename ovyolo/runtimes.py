@@ -7,14 +7,13 @@ Each runner uses exactly ``threads`` CPU threads and records what is actually in
 
 Variants:
 
-* ``torch``: an Ultralytics (or YOLOv5) checkpoint, ``ema`` else ``model``, in float32, fused, eval mode,
-  run under ``torch.inference_mode`` with ``torch.set_num_threads(threads)``.
+* ``torch``: a model source's checkpoint (:func:`ovyolo.sources.load_torch_model`: ``ema`` else ``model``, float32,
+  fused, eval mode), run under ``torch.inference_mode`` with ``torch.set_num_threads(threads)``.
 * ``onnxruntime``: the ONNX on the CPU execution provider, ``intra_op_num_threads=threads``, inter-op 1.
-* ``openvino-fp32``, ``openvino-fp16``, ``openvino-int8``, ``ultralytics-int8``: an IR compiled on ``CPU``
-  with ``INFERENCE_PRECISION_HINT=f32`` (without it, a CPU with BF16 would silently run the FP32/FP16
-  IR in bf16), ``INFERENCE_NUM_THREADS=threads`` and ``PERFORMANCE_HINT=LATENCY``.
-* ``openvino-fp32@bf16``: the same IR with ``INFERENCE_PRECISION_HINT=bf16``; on a CPU without BF16
-  OpenVINO falls back to f32, which the read-back ``inference_precision`` shows.
+* OpenVINO variants (``runs == "ir"`` in :mod:`ovyolo.variants`): an IR compiled on ``CPU`` with the variant's
+  ``INFERENCE_PRECISION_HINT`` (``f32`` unless the registry says otherwise: without it, a CPU with BF16 would
+  silently run an FP32/FP16 IR in bf16), ``INFERENCE_NUM_THREADS=threads`` and ``PERFORMANCE_HINT=LATENCY``.
+  With ``bf16`` on a CPU without BF16, OpenVINO falls back to f32, which the read-back ``inference_precision`` shows.
 """
 from __future__ import annotations
 
@@ -24,17 +23,9 @@ from typing import Callable
 
 import numpy as np
 
+from ovyolo import variants
 from ovyolo.errors import ShapeMismatchError, WorkflowError
 
-OPENVINO_VARIANTS = {
-    # variant -> default INFERENCE_PRECISION_HINT
-    "openvino-fp32": "f32",
-    "openvino-fp16": "f32",
-    "openvino-int8": "f32",
-    "ultralytics-int8": "f32",
-    "openvino-fp32@bf16": "bf16",
-}
-VARIANTS = ("torch", "onnxruntime", *OPENVINO_VARIANTS)
 DEVICE = "CPU"
 
 
@@ -58,7 +49,7 @@ class Runner:
 
     @property
     def is_openvino(self) -> bool:
-        return self.variant in OPENVINO_VARIANTS
+        return variants.get(self.variant).is_openvino
 
     @property
     def input_shape(self) -> tuple[int, ...] | None:
@@ -161,14 +152,13 @@ def openvino_properties(compiled) -> dict:
 def _openvino_runner(variant, xml, threads, precision_hint, hw) -> Runner:
     import openvino as ov
 
+    from ovyolo.convert import model_input_shape
+
     xml = _need(xml, "xml", variant)
-    hint = precision_hint or OPENVINO_VARIANTS[variant]
+    hint = precision_hint or variants.get(variant).precision_hint or "f32"
     core = ov.Core()
     model = core.read_model(str(xml))
-    if len(model.inputs) != 1:
-        raise WorkflowError(f"{xml} has {len(model.inputs)} inputs; expected one image input")
-    ps = model.inputs[0].get_partial_shape()
-    input_hw = _check_hw(variant, xml, [d.get_length() if d.is_static else None for d in ps], hw)
+    input_hw = _check_hw(variant, xml, model_input_shape(model, xml), hw)
     compiled = core.compile_model(model, DEVICE, openvino_config(threads, hint, "LATENCY"))
     props = {"runtime": "openvino", "openvino_version": ov.get_version(), "requested_precision_hint": hint,
              **openvino_properties(compiled)}
@@ -215,35 +205,16 @@ def _onnxruntime_runner(onnx, threads, precision_hint, hw) -> Runner:
     return Runner("onnxruntime", input_hw, props, path, int(threads), None, infer, sess)
 
 
-def load_torch_model(weights: Path, *, trusted: bool, repo: str | Path | None = None):
-    """The checkpoint's ``ema`` (else ``model``) in float32, eval mode, Conv+BN fused where supported.
-
-    Original YOLOv5 checkpoints are loaded with their own code (``repo``, or the PyPI ``yolov5`` package)."""
-    from ovyolo.model import load_checkpoint, sniff_family
-
-    if sniff_family(Path(weights)) == "yolov5":
-        from ovyolo.yolov5 import load_yolov5
-
-        model = load_yolov5(weights, trusted=trusted, repo=repo).model
-    else:
-        model = (lambda c: c.get("ema") or c.get("model"))(load_checkpoint(Path(weights), trusted=trusted))
-    model = model.float().eval()
-    if hasattr(model, "fuse"):
-        try:
-            model = model.fuse(verbose=False)
-        except TypeError:  # YOLOv5's fuse() takes no arguments
-            model = model.fuse()
-        model = model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model
-
-
-def _torch_runner(weights, threads, precision_hint, hw, trusted, repo=None) -> Runner:
+def _torch_runner(source, threads, precision_hint, hw) -> Runner:
     import torch
 
-    path = _need(weights, "weights", "torch")
-    model = load_torch_model(path, trusted=trusted, repo=repo)
+    from ovyolo import sources
+
+    if source is None:
+        raise WorkflowError("variant 'torch' needs source= (a ModelSource or its source.json)")
+    src = source if isinstance(source, sources.ModelSource) else sources.read(_need(source, "source", "torch"))
+    path = _need(src.weights, "weights", "torch")
+    model = sources.load_torch_model(src)
     torch.set_num_threads(int(threads))
     input_hw = (int(hw[0]), int(hw[1])) if hw is not None else None
     props = {
@@ -274,31 +245,28 @@ def make_runner(
     *,
     onnx: str | Path | None = None,
     xml: str | Path | None = None,
-    weights: str | Path | None = None,
+    source=None,
     threads: int,
     precision_hint: str | None = None,
     hw: tuple[int, int] | None = None,
-    trusted: bool = False,
-    repo: str | Path | None = None,
 ) -> Runner:
     """Build the runner of ``variant`` on CPU with exactly ``threads`` threads.
 
-    ``torch`` needs ``weights`` (a pickled checkpoint: loaded only with ``trusted=True``), ``onnxruntime``
-    needs ``onnx``, the OpenVINO variants need ``xml``. ``precision_hint`` overrides the variant's
-    OpenVINO ``INFERENCE_PRECISION_HINT`` (None: ``f32``, or ``bf16`` for ``openvino-fp32@bf16``); torch
-    and onnxruntime run in f32 only. ``hw``, if given, is checked against the model's static input
+    ``torch`` needs ``source`` (a :class:`~ovyolo.sources.ModelSource` or the path of its source.json; a pickled
+    checkpoint is loaded only if the source is trusted), ``onnxruntime`` needs ``onnx``, the OpenVINO variants
+    need ``xml``. ``precision_hint`` overrides the variant's registered OpenVINO ``INFERENCE_PRECISION_HINT``;
+    torch and onnxruntime run in f32 only. ``hw``, if given, is checked against the model's static input
     (ShapeMismatchError naming both) and fixes the input shape of the otherwise shape-free torch model.
     """
-    if variant not in VARIANTS:
-        raise WorkflowError(f"unknown benchmark variant '{variant}'; use one of {', '.join(VARIANTS)}")
+    spec = variants.get(variant)
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
         raise WorkflowError(f"threads must be a positive integer, got {threads!r}")
-    if variant in OPENVINO_VARIANTS:
+    if spec.is_openvino:
         if precision_hint not in (None, "f32", "bf16", "f16"):
             raise WorkflowError(f"unknown OpenVINO precision hint '{precision_hint}'; use f32, bf16 or f16")
         return _openvino_runner(variant, xml, threads, precision_hint, hw)
     if precision_hint not in (None, "f32"):
         raise WorkflowError(f"variant '{variant}' runs in f32 only; precision hint '{precision_hint}' applies to OpenVINO")
-    if variant == "onnxruntime":
+    if spec.runs == "onnx":
         return _onnxruntime_runner(onnx, threads, precision_hint, hw)
-    return _torch_runner(weights, threads, precision_hint, hw, trusted, repo)
+    return _torch_runner(source, threads, precision_hint, hw)

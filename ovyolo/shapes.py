@@ -8,7 +8,6 @@ and must be a stride multiple.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 from ovyolo.errors import WorkflowError
 
@@ -75,26 +74,6 @@ def check_stride(hw: tuple[int, int], stride: int) -> tuple[int, int]:
         near = " or ".join(f"[{a}, {b}]" for a, b in options[:2])
         raise WorkflowError(f"imgsz [{h}, {w}] is not a multiple of the model stride {stride}; use {near}")
     return h, w
-
-
-def train_args_file(source: str | Path) -> Path | None:
-    """``args.yaml`` (Ultralytics) or ``opt.yaml`` (original YOLOv5) of a run directory or of a weights file in
-    its ``weights/`` folder; None when there is none."""
-    p = Path(source)
-    run_dir = p if p.is_dir() else (p.parent.parent if p.parent.name == "weights" else p.parent)
-    return next((run_dir / n for n in ("args.yaml", "opt.yaml") if (run_dir / n).is_file()), None)
-
-
-def read_train_args(source: str | Path) -> tuple[dict, str]:
-    """Training arguments of a run directory or a weights file, and the file's name they came from;
-    ({}, "") when there is none (the checkpoint's own copy is read by the caller)."""
-    import yaml
-
-    f = train_args_file(source)
-    if f is None:
-        return {}, ""
-    doc = yaml.safe_load(f.read_text()) or {}
-    return (doc if isinstance(doc, dict) else {}), f.name
 
 
 def train_imgsz(args: dict) -> int | None:

@@ -4,17 +4,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-REFERENCE = "openvino-fp32"  # true f32 (INFERENCE_PRECISION_HINT=f32): the baseline for drops and speed-ups
+from ovyolo import variants
+
+BASELINE = variants.BASELINE  # true f32 (INFERENCE_PRECISION_HINT=f32): the baseline for drops and speed-ups
 COLUMNS = [
     "model", "shape", "h", "w", "variant", "mAP50", "mAP50_95", "mAP50_95_drop", "mean_abs_diff_vs_fp32",
     "latency_p50_ms", "latency_p99_ms", "fps", "speedup_vs_fp32", "file_size_mb", "inference_precision", "threads",
 ]
-# the order variants appear in tables and plots
-ORDER = ["torch", "onnxruntime", "openvino-fp32", "openvino-fp32@bf16", "openvino-fp16", "openvino-int8", "ultralytics-int8"]
-
-
-def _rank(v: str) -> int:
-    return ORDER.index(v) if v in ORDER else len(ORDER)
+_rank = variants.rank  # the order variants appear in tables and plots
 
 
 def rows(pairs: list[tuple[str | Path, str | Path]]) -> list[dict]:
@@ -32,7 +29,7 @@ def rows(pairs: list[tuple[str | Path, str | Path]]) -> list[dict]:
             "fps": b["throughput"]["fps"], "file_size_mb": b["file_size_bytes"] / 2**20,
             "inference_precision": b["inference_precision"], "threads": b["threads"],
         })
-    ref = {(r["model"], r["shape"]): r for r in out if r["variant"] == REFERENCE}
+    ref = {(r["model"], r["shape"]): r for r in out if r["variant"] == BASELINE}
     for r in out:
         base = ref.get((r["model"], r["shape"]))
         r["mAP50_95_drop"] = base["mAP50_95"] - r["mAP50_95"] if base else None

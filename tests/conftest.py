@@ -1,11 +1,7 @@
 import os
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-import ovyolo  # noqa: E402,F401  (offline environment before anything else imports Ultralytics/OpenVINO)
+import ovyolo  # noqa: F401  (offline environment before anything else imports Ultralytics/OpenVINO)
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
@@ -41,12 +37,12 @@ def demo_data(tmp_path_factory) -> Path:
 def fp32_ir(tmp_path_factory, demo_data) -> dict:
     """A real untrained YOLOv5u-n exported to ONNX and FP32 IR at 192x320 through the package API."""
     from ovyolo.convert import convert
-    from ovyolo.discover import model_info
+    from ovyolo.sources import identify_with
     from ovyolo.export import export
 
     root = tmp_path_factory.mktemp("model")
     run = make_ultralytics_run(root / "run", names=["circle", "square", "triangle"])
-    info = model_info(run, {"trust_checkpoint": True})
+    info = identify_with(run, {"trust_checkpoint": True})
     onnx = export(info, (192, 320), root / "192x320" / "model.onnx")
     xml = convert(onnx, (192, 320), "fp32", root / "192x320" / "fp32")
     return {"root": root, "run": run, "onnx": onnx, "xml": xml, "info": info}

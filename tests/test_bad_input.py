@@ -6,9 +6,10 @@ import yaml
 
 from ovyolo import calibration
 from ovyolo.data import load_dataset
-from ovyolo.discover import discover_model, model_info
+from ovyolo.discover import discover_model
+from ovyolo.sources import identify_with as model_info
 from ovyolo.errors import WorkflowError
-from ovyolo.model import inspect_onnx
+from ovyolo.sources.onnx import inspect as inspect_onnx
 
 TRUST = {"trust_checkpoint": True}
 

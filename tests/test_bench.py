@@ -1,6 +1,7 @@
 """Benchmark runners and harness on tiny models built here (real OpenVINO, ONNX Runtime and torch; no mocks)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -81,7 +82,10 @@ def yolo(tmp_path_factory):
     torch.save({"model": model.half(), "ema": None, "train_args": {"imgsz": 64}}, ckpt)
     onnx_path = YOLO(str(ckpt)).export(format="onnx", imgsz=list(YOLO_HW), opset=17, simplify=True, dynamic=False,
                                        half=False, batch=1, device="cpu", nms=False, verbose=False)
-    return {"weights": ckpt, "onnx": Path(onnx_path), "images": _write_images(root / "images")}
+    from ovyolo.sources import identify
+
+    return {"weights": ckpt, "source": identify(ckpt, trusted=True), "onnx": Path(onnx_path),
+            "images": _write_images(root / "images")}
 
 
 def _check_latency(lat: dict, min_iterations: int, warmup: int) -> None:
@@ -157,7 +161,7 @@ def test_latency_stops_at_min_iterations_and_throughput_async(tiny):
 
 def test_torch_matches_onnxruntime_and_benchmarks(yolo):
     x = load_inputs(yolo["images"], YOLO_HW)[0]
-    rt = make_runner("torch", weights=yolo["weights"], threads=1, precision_hint=None, hw=YOLO_HW, trusted=True)
+    rt = make_runner("torch", source=yolo["source"], threads=1, precision_hint=None, hw=YOLO_HW)
     ro = make_runner("onnxruntime", onnx=yolo["onnx"], threads=1, precision_hint=None, hw=YOLO_HW)
     assert rt.properties["threads"] == 1 and rt.properties["inference_precision"] == "f32"
     a, b = rt.infer(x), ro.infer(x)
@@ -165,7 +169,7 @@ def test_torch_matches_onnxruntime_and_benchmarks(yolo):
     assert a.shape == b.shape == (1, 4 + 3, n)
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
 
-    res = run_benchmark("torch", weights=yolo["weights"], trusted=True, images=yolo["images"], hw=YOLO_HW, threads=1,
+    res = run_benchmark("torch", source=yolo["source"], images=yolo["images"], hw=YOLO_HW, threads=1,
                         throughput_seconds=0.05, file_paths=[yolo["weights"]], **FAST)
     assert TOP_KEYS <= set(res)
     json.dumps(res)
@@ -176,7 +180,7 @@ def test_torch_matches_onnxruntime_and_benchmarks(yolo):
 
 def test_torch_checkpoint_needs_trust(yolo):
     with pytest.raises(WorkflowError, match="trust_checkpoint"):
-        make_runner("torch", weights=yolo["weights"], threads=1, precision_hint=None)
+        make_runner("torch", source=dataclasses.replace(yolo["source"], trusted=False), threads=1, precision_hint=None)
 
 
 def test_shape_mismatch_names_both_shapes(tiny, yolo):
@@ -189,7 +193,7 @@ def test_shape_mismatch_names_both_shapes(tiny, yolo):
         make_runner("onnxruntime", onnx=tiny["onnx"], threads=1, precision_hint=None, hw=(64, 64))
     assert "[1, 3, 32, 64]" in str(exc.value) and "[1, 3, 64, 64]" in str(exc.value)
 
-    rt = make_runner("torch", weights=yolo["weights"], threads=1, precision_hint=None, hw=YOLO_HW, trusted=True)
+    rt = make_runner("torch", source=yolo["source"], threads=1, precision_hint=None, hw=YOLO_HW)
     with pytest.raises(ShapeMismatchError) as exc:
         rt.infer(np.zeros((1, 3, 96, 64), np.float32))
     assert "[1, 3, 64, 96]" in str(exc.value) and "[1, 3, 96, 64]" in str(exc.value)
@@ -200,7 +204,7 @@ def test_shape_mismatch_names_both_shapes(tiny, yolo):
 
 
 def test_bad_requests_are_workflow_errors(tiny):
-    with pytest.raises(WorkflowError, match="unknown benchmark variant"):
+    with pytest.raises(WorkflowError, match="unknown variant .tensorrt"):
         make_runner("tensorrt", onnx=tiny["onnx"], threads=1, precision_hint=None)
     with pytest.raises(WorkflowError, match="needs xml"):
         make_runner("openvino-fp32", onnx=tiny["onnx"], threads=1, precision_hint=None)

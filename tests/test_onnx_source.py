@@ -5,9 +5,11 @@ import shutil
 import pytest
 
 from ovyolo.convert import convert
-from ovyolo.discover import discover_model, model_info
+from ovyolo.discover import discover_model
+from ovyolo.sources import identify_with as model_info
 from ovyolo.errors import ShapeMismatchError, WorkflowError
-from ovyolo.export import export, onnx_input_shape
+from ovyolo.export import export
+from ovyolo.sources.onnx import input_dims as onnx_input_shape
 
 SETTINGS = {"family": "auto", "stride": 32, "imgsz": "auto"}
 

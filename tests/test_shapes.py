@@ -1,7 +1,8 @@
 import pytest
 
 from ovyolo.errors import WorkflowError
-from ovyolo.shapes import check_stride, deploy_shape, discover, parse_imgsz, read_train_args, train_imgsz
+from ovyolo.shapes import check_stride, deploy_shape, discover, parse_imgsz, train_imgsz
+from ovyolo.sources import read_train_args
 
 
 @pytest.mark.parametrize(

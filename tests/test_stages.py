@@ -9,7 +9,8 @@ from ovyolo import calibration
 from ovyolo.convert import check_ir, convert, ir_input_shape
 from ovyolo.data import load_dataset
 from ovyolo.errors import ShapeMismatchError, WorkflowError
-from ovyolo.export import check_onnx, onnx_input_shape
+from ovyolo.export import check_onnx
+from ovyolo.sources.onnx import input_dims as onnx_input_shape
 from ovyolo.quantize import count_quantized_ops, quantize
 
 

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from ovyolo.convert import ir_input_shape
-from ovyolo.export import onnx_input_shape
+from ovyolo.sources.onnx import input_dims as onnx_input_shape
 from ovyolo.quantize import count_quantized_ops
 
 from workflow_helpers import TINY, guarded_env, job_intervals, planned_jobs, snakemake

@@ -15,7 +15,11 @@ import pytest
 import yaml
 
 from ovyolo.errors import WorkflowError
-from ovyolo.yolov5 import FIX, expected_rows, export_yolov5_onnx, load_yolov5, make_yolov5_run, yolov5_code
+from ovyolo.sources.yolov5 import expected_rows
+from ovyolo.sources.yolov5 import export_onnx as export_yolov5_onnx
+from ovyolo.sources.yolov5 import load as load_yolov5
+from ovyolo.sources.yolov5_code import FIX, yolov5_code
+from yolov5_runs import make_yolov5_run
 from workflow_helpers import REPO, guarded_env
 
 import yolov5  # noqa: E402,F401  (installed by the README's test command; a missing package must fail, not skip)
@@ -105,9 +109,9 @@ def test_stripped_checkpoint_loads_from_model(tmp_path):
 
 
 def test_the_workflow_inspector_sees_family_yolov5(y5):
-    from ovyolo.model import inspect_source
+    from ovyolo.sources import identify as inspect_source
 
-    with yolov5_code():  # ovyolo.model.load_checkpoint itself imports no YOLOv5 code
+    with yolov5_code():  # the Ultralytics-side loader itself imports no YOLOv5 code
         info = inspect_source(y5["run"], trusted=True)
     assert (info.family, info.stride, info.names, info.train_args["imgsz"], info.train_args_from) == ("yolov5", 32, NAMES, 1280, "opt.yaml")
 
@@ -115,7 +119,7 @@ def test_the_workflow_inspector_sees_family_yolov5(y5):
 def test_onnx_is_static_736x1280_with_objectness_layout(y5):
     import onnx
 
-    from ovyolo.export import onnx_input_shape
+    from ovyolo.sources.onnx import input_dims as onnx_input_shape
 
     assert N_ROWS == expected_rows(HW, [8, 16, 32]) == 57960
     assert onnx_input_shape(y5["onnx"]) == [1, 3, 736, 1280]
@@ -178,7 +182,7 @@ import json, sys
 from pathlib import Path
 import ovyolo
 from ovyolo.errors import WorkflowError
-from ovyolo.model import load_checkpoint
+from ovyolo.sources.ultralytics import load_checkpoint
 pt, clone, run = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 res = {}
 try:  # no YOLOv5 code imported in this process: the workflow's loader names the fix
@@ -191,7 +195,9 @@ try:
 except Exception as e:
     res["ultralytics"] = f"{type(e).__name__}: {e}"
 res["models_before"] = "models" in sys.modules
-from ovyolo.yolov5 import load_yolov5, make_yolov5_run
+from ovyolo.sources.yolov5 import load as load_yolov5
+sys.path.insert(0, sys.argv[4])
+from yolov5_runs import make_yolov5_run
 make_yolov5_run(run, imgsz=1280, nc=3, names=["car", "person", "sign"], repo=clone)
 loaded = load_yolov5(run / "weights" / "best.pt", trusted=True, repo=clone)
 res["loaded"] = [loaded.stride, loaded.names, loaded.train_args["imgsz"]]
@@ -208,7 +214,7 @@ def test_without_yolov5_code_then_with_a_clone(y5, tmp_path):
     run = tmp_path / "clone-run"
     env = guarded_env(tmp_path)
     env["PYTHONPATH"] = f"{env['PYTHONPATH']}:{REPO}"
-    proc = subprocess.run([sys.executable, "-c", SUBPROCESS, str(y5["pt"]), str(clone), str(run)],
+    proc = subprocess.run([sys.executable, "-c", SUBPROCESS, str(y5["pt"]), str(clone), str(run), str(Path(__file__).parent)],
                           capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-4000:]
     res = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -225,7 +231,7 @@ def test_without_yolov5_code_then_with_a_clone(y5, tmp_path):
     loaded = load_yolov5(run / "weights" / "best.pt", trusted=True)
     assert loaded.names == NAMES and type(loaded.model).__module__ == "models.yolo"
     out = export_yolov5_onnx(run / "weights" / "best.pt", (192, 320), tmp_path / "192x320.onnx", trusted=True)
-    from ovyolo.export import onnx_input_shape
+    from ovyolo.sources.onnx import input_dims as onnx_input_shape
 
     assert onnx_input_shape(out) == [1, 3, 192, 320]
 

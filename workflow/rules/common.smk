@@ -1,15 +1,12 @@
 import json
 import sys
+import os
 from pathlib import Path
 
-# The package with the logic lives beside this workflow (jobs find it through scripts/_repo.py).
-REPO = Path(workflow.basedir).resolve()
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
 import ovyolo  # noqa: E402  (sets the offline environment for this process and its jobs)
-from ovyolo.config import validate as _validate_config  # noqa: E402
-from ovyolo.errors import WorkflowError as _OvyoloError  # noqa: E402
+from ovyolo import variants as _variants
+from ovyolo.config import validate as _validate_config
+from ovyolo.errors import WorkflowError as _OvyoloError
 
 try:
     _validate_config(config)
@@ -19,7 +16,6 @@ except _OvyoloError as _exc:
 RESULTS = "results"
 DEMO = f"{RESULTS}/_demo"
 LOGS = f"{RESULTS}/logs"
-VARIANTS_IR = ["fp32", "fp16", "int8"]
 
 
 wildcard_constraints:
@@ -27,7 +23,17 @@ wildcard_constraints:
     h=r"\d+",
     w=r"\d+",
     precision=r"fp32|fp16",
-    variant=r"torch|onnxruntime|openvino-fp32|openvino-fp32@bf16|openvino-fp16|openvino-int8|ultralytics-int8",
+    variant=_variants.wildcard_regex(),
+
+
+def machine_threads():
+    """Threads of a multi-threaded job: the cores Snakemake was given, capped at the machine's cores. A profile's
+    set-threads (profiles/default, profiles/slurm) overrides it per rule; every benchmark records what it used."""
+    cores = workflow.cores if isinstance(workflow.cores, int) and workflow.cores > 0 else None
+    return max(1, min(cores or os.cpu_count() or 1, os.cpu_count() or 1))
+
+
+THREADS = machine_threads()
 
 
 def canon(value):
@@ -48,14 +54,18 @@ def data_yaml(wildcards):
     return f"{DEMO}/dataset/data.yaml" if data == "demo" else data
 
 
-def source_inputs(wildcards):
-    """The files that define a model: its weights and, beside them, args.yaml / opt.yaml."""
-    src = model_cfg(wildcards.model)["source"]
-    if src == "demo":
-        return {"weights": f"{DEMO}/run/weights/best.pt", "args": f"{DEMO}/run/args.yaml"}
-    from ovyolo.model import weights_path
-    from ovyolo.shapes import train_args_file
+def model_source(model):
+    src = model_cfg(model)["source"]
+    return f"{DEMO}/run" if src == "demo" else src
 
+
+def source_files(wildcards):
+    """The files that define a model: its weights and, beside them, args.yaml / opt.yaml."""
+    if model_cfg(wildcards.model)["source"] == "demo":
+        return {"weights": f"{DEMO}/run/weights/best.pt", "args": f"{DEMO}/run/args.yaml"}
+    from ovyolo.sources import train_args_file, weights_path
+
+    src = model_source(wildcards.model)
     try:
         files = {"weights": str(weights_path(src))}
     except _OvyoloError as exc:
@@ -72,50 +82,41 @@ def loading_settings(model):
     return {k: cfg.get(k) for k in ("family", "trust_checkpoint", "stride", "yolov5_repo")}
 
 
-def model_source(model):
-    src = model_cfg(model)["source"]
-    return f"{DEMO}/run" if src == "demo" else src
+def source_json(wildcards):
+    return f"{RESULTS}/{wildcards.model}/source.json"
+
+
+def _shape_record(model):
+    with checkpoints.discover_shape.get(model=model).output[0].open() as f:
+        return json.load(f)
 
 
 def shapes_of(model):
     """Deploy shapes (h, w) decided by the discover_shape checkpoint."""
-    with checkpoints.discover_shape.get(model=model).output[0].open() as f:
-        return [(s["h"], s["w"]) for s in json.load(f)["shapes"]]
-
-
-def family_of(model):
-    with checkpoints.discover_shape.get(model=model).output[0].open() as f:
-        return json.load(f)["family"]
+    return [(s["h"], s["w"]) for s in _shape_record(model)["shapes"]]
 
 
 def variants_of(model):
-    """The measured variants of a model: ultralytics-int8 only where Ultralytics can export the weights, torch
-    only where there are weights (not for an ONNX source)."""
-    family = family_of(model)
-    skip = {"ultralytics-int8"} if family != "ultralytics" else set()
-    if family == "onnx":
-        skip.add("torch")
-    return [v for v in config["evaluation"]["variants"] if v not in skip]
+    """The requested variants that apply to the model's family (from the registry)."""
+    return _variants.for_family(_shape_record(model)["family"], config["evaluation"]["variants"])
 
 
 def variant_inputs(wildcards):
-    """The model file(s) a variant runs: weights, ONNX or IR of the same {h}x{w}."""
+    """The model file(s) a variant runs: source.json + weights (torch), the ONNX, or an IR of the same {h}x{w}."""
     base = f"{RESULTS}/{wildcards.model}/{wildcards.h}x{wildcards.w}"
-    v = wildcards.variant
-    if v == "torch":
-        return {"weights": source_inputs(wildcards)["weights"]}
-    if v == "onnxruntime":
+    v = _variants.get(wildcards.variant)
+    if v.runs == "weights":
+        return {"source": source_json(wildcards), "weights": source_files(wildcards)["weights"]}
+    if v.runs == "onnx":
         return {"onnx": f"{base}/model.onnx"}
-    ir = {"openvino-fp32": "fp32", "openvino-fp32@bf16": "fp32", "openvino-fp16": "fp16",
-          "openvino-int8": "int8", "ultralytics-int8": "ultralytics-int8"}[v]
-    return {"xml": f"{base}/{ir}/model.xml", "bin": f"{base}/{ir}/model.bin"}
+    return {"xml": f"{base}/{v.ir}/model.xml", "bin": f"{base}/{v.ir}/model.bin"}
 
 
-def reference_outputs(wildcards):
-    """Raw outputs of true-f32 OpenVINO, which every other variant is compared with."""
-    if wildcards.variant == "openvino-fp32":
+def baseline_outputs(wildcards):
+    """Raw outputs of the baseline (true-f32 OpenVINO), which every other variant is compared with."""
+    if wildcards.variant == _variants.BASELINE:
         return []
-    return f"{RESULTS}/{wildcards.model}/{wildcards.h}x{wildcards.w}/openvino-fp32/outputs.npy"
+    return f"{RESULTS}/{wildcards.model}/{wildcards.h}x{wildcards.w}/{_variants.BASELINE}/outputs.npy"
 
 
 PLOTS = ["latency_vs_map", "speedup", "size", "map"]
@@ -131,12 +132,23 @@ def measured(name):
     ]
 
 
+def discoveries():
+    """Every model's shape.json: listed plainly so that a dry run shows each model's discovery."""
+    return [f"{RESULTS}/{model}/shape.json" for model in config["models"]]
+
+
 def final_targets(wildcards):
     out = []
     for model in config["models"]:
         for h, w in shapes_of(model):
-            out += expand(f"{RESULTS}/{model}/{h}x{w}/{{v}}/model.xml", v=VARIANTS_IR)
+            out += [f"{RESULTS}/{model}/{h}x{w}/{ir}/model.xml" for ir in ("fp32", "fp16", "int8")]
     return out + [f"{RESULTS}/summary.csv"] + expand(f"{RESULTS}/plots/{{p}}.png", p=PLOTS)
+
+
+def config_args():
+    """The command-line config options of this run, for commands suggested to the user."""
+    files = [str(f) for f in (workflow.overwrite_configfiles or [])]
+    return "".join(f" --configfile {f}" for f in files)
 
 
 def results_banner():
@@ -147,5 +159,5 @@ def results_banner():
             for s in json.loads(p.read_text())["shapes"]:
                 lines.append(f"  {RESULTS}/{model}/{s['h']}x{s['w']}/  ({s['reason']})")
     lines += [f"  {RESULTS}/summary.csv, {RESULTS}/plots/*.png",
-              "  HTML report: snakemake --report report.html"]
+              f"  HTML report: snakemake --report report.html{config_args()}"]
     return "\n".join(lines)

@@ -31,7 +31,7 @@ rule demo_train:
         seed=config["demo"]["seed"],
     log:
         f"{LOGS}/_demo/demo_train.log",
-    threads: 2
+    threads: THREADS
     conda:
         "../../envs/ovyolo.yaml"
     script:

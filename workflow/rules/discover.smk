@@ -1,14 +1,32 @@
-# Shape discovery: a checkpoint, because the shape decides every path after it.
+# Identify the model source once (source.json), then discover its deploy shape(s): a checkpoint, because the
+# shape decides every path after it.
+
+
+rule identify_source:
+    input:
+        unpack(source_files),
+    output:
+        f"{RESULTS}/{{model}}/source.json",
+    params:
+        source=lambda wc: model_source(wc.model),
+        # only what changes how the model is loaded: a new imgsz must not re-identify (and re-export) it
+        settings=lambda wc: loading_settings(wc.model),
+    log:
+        f"{LOGS}/{{model}}/identify_source.log",
+    threads: 1
+    conda:
+        "../../envs/ovyolo.yaml"
+    script:
+        "../scripts/identify_source.py"
 
 
 checkpoint discover_shape:
     input:
-        unpack(source_inputs),
+        source=f"{RESULTS}/{{model}}/source.json",
         data=data_yaml,
     output:
         f"{RESULTS}/{{model}}/shape.json",
     params:
-        source=lambda wc: model_source(wc.model),
         settings=lambda wc: model_cfg(wc.model),
     log:
         f"{LOGS}/{{model}}/discover_shape.log",

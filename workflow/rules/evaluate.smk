@@ -3,14 +3,14 @@
 
 rule ultralytics_int8:
     input:
-        unpack(source_inputs),
+        unpack(source_files),
         data=data_yaml,
     output:
         xml=f"{RESULTS}/{{model}}/{{h}}x{{w}}/ultralytics-int8/model.xml",
         bin=f"{RESULTS}/{{model}}/{{h}}x{{w}}/ultralytics-int8/model.bin",
     log:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/ultralytics_int8.log",
-    threads: 2
+    threads: THREADS
     conda:
         "../../envs/ovyolo.yaml"
     script:
@@ -22,17 +22,16 @@ rule validate:
         unpack(variant_inputs),
         data=data_yaml,
         meta=f"{RESULTS}/{{model}}/{{h}}x{{w}}/fp32/metadata.yaml",
-        reference=reference_outputs,
+        baseline=baseline_outputs,
     output:
         metrics=f"{RESULTS}/{{model}}/{{h}}x{{w}}/{{variant}}/metrics.json",
         outputs=f"{RESULTS}/{{model}}/{{h}}x{{w}}/{{variant}}/outputs.npy",
     params:
         conf=config["evaluation"]["conf"],
         iou=config["evaluation"]["iou"],
-        loading=lambda wc: loading_settings(wc.model),
     log:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/validate_{{variant}}.log",
-    threads: 2
+    threads: THREADS
     conda:
         "../../envs/ovyolo.yaml"
     script:
@@ -47,10 +46,9 @@ rule benchmark:
         f"{RESULTS}/{{model}}/{{h}}x{{w}}/{{variant}}/benchmark.json",
     params:
         settings=canon(config["benchmark"]),
-        loading=lambda wc: loading_settings(wc.model),
     log:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/benchmark_{{variant}}.log",
-    threads: 2
+    threads: THREADS
     resources:
         # the default profile sets bench=100 in all and 1 per other job: a benchmark runs alone
         bench=100,

@@ -3,16 +3,13 @@
 
 rule export_onnx:
     input:
-        unpack(source_inputs),
+        # what identify_source decided (it depends on the weights, so new weights re-export)
+        source=f"{RESULTS}/{{model}}/source.json",
     output:
         f"{RESULTS}/{{model}}/{{h}}x{{w}}/model.onnx",
-    params:
-        source=lambda wc: model_source(wc.model),
-        # only what changes the exported file: a new imgsz must not re-export existing shapes
-        settings=lambda wc: loading_settings(wc.model),
     log:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/export_onnx.log",
-    threads: 2
+    threads: THREADS
     conda:
         "../../envs/ovyolo.yaml"
     script:

@@ -33,7 +33,7 @@ rule quantize:
         quantization=canon(config["quantization"]),
     log:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/quantize.log",
-    threads: 2
+    threads: THREADS
     conda:
         "../../envs/ovyolo.yaml"
     script:

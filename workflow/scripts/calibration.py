@@ -1,7 +1,6 @@
 """Letterbox train images to exactly {h}x{w} for calibration."""
 from pathlib import Path
 
-import _repo  # noqa: F401  (puts the ovyolo package on sys.path)
 import ovyolo  # noqa: F401  (offline environment first)
 from ovyolo import calibration
 from ovyolo.data import load_dataset

@@ -1,7 +1,6 @@
 """Convert the ONNX of this {h}x{w} to OpenVINO IR at {precision}."""
 from pathlib import Path
 
-import _repo  # noqa: F401  (puts the ovyolo package on sys.path)
 import ovyolo  # noqa: F401  (offline environment first)
 from ovyolo.convert import convert
 from ovyolo.smk import hw_of, run

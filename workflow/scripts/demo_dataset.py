@@ -1,7 +1,6 @@
 """Generate the embedded demo data set (deterministic, offline)."""
 from pathlib import Path
 
-import _repo  # noqa: F401  (puts the ovyolo package on sys.path)
 import ovyolo  # noqa: F401  (offline environment first)
 from ovyolo.atomic import atomic_dir
 from ovyolo.data import generate_demo_dataset

@@ -2,7 +2,6 @@
 import logging
 from pathlib import Path
 
-import _repo  # noqa: F401  (puts the ovyolo package on sys.path)
 import ovyolo  # noqa: F401  (offline environment first)
 from ovyolo.smk import run
 from ovyolo.train import best_map50, train_demo

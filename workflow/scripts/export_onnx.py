@@ -1,14 +1,12 @@
 """Export the model to a static 1x3xHxW ONNX at the {h}x{w} of the path."""
-import _repo  # noqa: F401  (puts the ovyolo package on sys.path)
 import ovyolo  # noqa: F401  (offline environment first)
-from ovyolo.discover import model_info
+from ovyolo import sources
 from ovyolo.export import export
 from ovyolo.smk import hw_of, run
 
 
 def main(smk):
-    settings = smk.params.settings
-    export(model_info(smk.params.source, settings), hw_of(smk.wildcards), smk.output[0], repo=settings.get("yolov5_repo"))
+    export(sources.read(smk.input.source), hw_of(smk.wildcards), smk.output[0])
 
 
 run(snakemake, main)  # noqa: F821

@@ -1,7 +1,6 @@
 """NNCF INT8 quantization of the FP32 IR with the calibration set of the same {h}x{w}."""
 from pathlib import Path
 
-import _repo  # noqa: F401  (puts the ovyolo package on sys.path)
 import ovyolo  # noqa: F401  (offline environment first)
 from ovyolo.quantize import quantize
 from ovyolo.smk import hw_of, run

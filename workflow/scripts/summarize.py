@@ -1,7 +1,6 @@
 """results/summary.csv and the comparison plots."""
 from pathlib import Path
 
-import _repo  # noqa: F401  (puts the ovyolo package on sys.path)
 import ovyolo  # noqa: F401  (offline environment first)
 from ovyolo import summary
 from ovyolo.smk import run

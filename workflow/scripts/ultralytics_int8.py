@@ -1,9 +1,8 @@
-"""The reference row: Ultralytics' own OpenVINO INT8 export of the same weights at {h}x{w}."""
+"""The incumbent's row: Ultralytics' own OpenVINO INT8 export of the same weights at {h}x{w}."""
 from pathlib import Path
 
-import _repo  # noqa: F401  (puts the ovyolo package on sys.path)
 import ovyolo  # noqa: F401  (offline environment first)
-from ovyolo.reference import export_ultralytics_int8
+from ovyolo.ultralytics_int8 import export_ultralytics_int8
 from ovyolo.smk import hw_of, run
 
 

@@ -1,5 +1,4 @@
 """mAP of one variant on the val split at {h}x{w}, and its agreement with true-f32 OpenVINO."""
-import _repo  # noqa: F401  (puts the ovyolo package on sys.path)
 import ovyolo  # noqa: F401  (offline environment first)
 from ovyolo.smk import hw_of, run
 from ovyolo.stages import validate_variant
@@ -7,8 +6,8 @@ from ovyolo.stages import validate_variant
 
 def main(smk):
     validate_variant(smk.wildcards.model, smk.wildcards.variant, hw_of(smk.wildcards), model_files=dict(smk.input),
-                     data_yaml=smk.input.data, meta_yaml=smk.input.meta, reference=smk.input.reference or None,
-                     threads=smk.threads, loading=smk.params.loading, conf=smk.params.conf, iou=smk.params.iou,
+                     data_yaml=smk.input.data, meta_yaml=smk.input.meta, baseline=smk.input.baseline or None,
+                     threads=smk.threads, conf=smk.params.conf, iou=smk.params.iou,
                      out_metrics=smk.output.metrics, out_outputs=smk.output.outputs)
 
 

@@ -20,7 +20,7 @@ def export_ultralytics_int8(weights: str | Path, hw: tuple[int, int], data_yaml:
 
     weights, out_dir = Path(weights), Path(out_dir)
     if weights.suffix != ".pt":
-        raise WorkflowError(f"the ultralytics-int8 reference needs an Ultralytics .pt checkpoint, not {weights.name}")
+        raise WorkflowError(f"the ultralytics-int8 variant needs an Ultralytics .pt checkpoint, not {weights.name}")
     with atomic_dir(out_dir) as tmp:
         work = tmp / "work"
         work.mkdir()

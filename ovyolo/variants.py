@@ -1,0 +1,89 @@
+"""The variant registry: every measured variant of a model at one ``{h}x{w}``, in display order.
+
+A variant is what is timed and scored: a model file (the weights, the ONNX, or an IR folder under
+``results/{model}/{h}x{w}/``) run by one runtime with one precision hint. The config schema's enum, the rules'
+wildcard constraint and inputs, the runners, the summary's order and labels and the tests all derive from
+:data:`REGISTRY`. Adding a variant means one entry here, plus a runner in :mod:`ovyolo.runtimes` if it runs
+something new, plus the rule that builds its IR folder if that folder is new.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ovyolo.errors import WorkflowError
+
+ALL_FAMILIES = ("ultralytics", "yolov5", "onnx")
+CHECKPOINT_FAMILIES = ("ultralytics", "yolov5")
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    runs: str  # "weights" (torch), "onnx" (onnxruntime) or "ir" (OpenVINO)
+    label: str  # short text for tables and plots
+    description: str
+    ir: str | None = None  # the IR folder under {h}x{w}/ for runs == "ir"
+    precision_hint: str | None = None  # OpenVINO INFERENCE_PRECISION_HINT
+    families: tuple[str, ...] = ALL_FAMILIES  # the model families it applies to
+
+    @property
+    def is_openvino(self) -> bool:
+        return self.runs == "ir"
+
+
+REGISTRY: tuple[Variant, ...] = (
+    Variant("torch", "weights", "PyTorch f32", "the checkpoint itself in PyTorch, float32, Conv+BN fused",
+            families=CHECKPOINT_FAMILIES),
+    Variant("onnxruntime", "onnx", "ONNX Runtime f32", "the exported static ONNX on ONNX Runtime's CPU provider"),
+    Variant("openvino-fp32", "ir", "OpenVINO FP32 (true f32)",
+            "FP32 IR with INFERENCE_PRECISION_HINT=f32: the baseline of every drop and speed-up", ir="fp32",
+            precision_hint="f32"),
+    Variant("openvino-fp32@bf16", "ir", "OpenVINO FP32 IR run in bf16",
+            "FP32 IR with INFERENCE_PRECISION_HINT=bf16, what OpenVINO runs by default on a bf16-capable CPU",
+            ir="fp32", precision_hint="bf16"),
+    Variant("openvino-fp16", "ir", "OpenVINO FP16 IR", "FP16-compressed IR, executed in f32", ir="fp16",
+            precision_hint="f32"),
+    Variant("openvino-int8", "ir", "OpenVINO INT8 (ours)",
+            "NNCF INT8 of the FP32 IR, calibrated at {h}x{w}; float parts in f32", ir="int8", precision_hint="f32"),
+    Variant("ultralytics-int8", "ir", "Ultralytics' INT8",
+            "Ultralytics' own export(format='openvino', int8=True) of the same weights at the same imgsz",
+            ir="ultralytics-int8", precision_hint="f32", families=("ultralytics",)),
+)
+
+BASELINE = "openvino-fp32"  # true f32: every drop and speed-up is measured against it
+INCUMBENT = "ultralytics-int8"  # the INT8 export users would otherwise use
+OURS_INT8 = "openvino-int8"
+_BY_NAME = {v.name: v for v in REGISTRY}
+
+
+def names() -> list[str]:
+    """All variant names in display order."""
+    return [v.name for v in REGISTRY]
+
+
+def get(name: str) -> Variant:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise WorkflowError(f"unknown variant '{name}'; use one of {', '.join(names())}") from None
+
+
+def rank(name: str) -> int:
+    """Display position (unknown names last)."""
+    return names().index(name) if name in _BY_NAME else len(REGISTRY)
+
+
+def for_family(family: str, requested: list[str]) -> list[str]:
+    """The requested variants that apply to a model of ``family``, in display order."""
+    return [v.name for v in REGISTRY if v.name in requested and family in v.families]
+
+
+def wildcard_regex() -> str:
+    """The ``{variant}`` wildcard constraint: exactly the registered names."""
+    return "|".join(re.escape(n) for n in names())
+
+
+def ir_folders() -> list[str]:
+    """The IR folders some variant runs, in registry order, each once."""
+    return list(dict.fromkeys(v.ir for v in REGISTRY if v.ir))
