@@ -97,6 +97,25 @@ class Matches:
         return self.n_images == other.n_images and np.array_equal(self.gt, other.gt)
 
 
+def save_matches(matches: Matches, path) -> None:
+    """Store :class:`Matches` as one compressed ``.npz`` (so the COCO matching runs once per variant)."""
+    arrays = {"n_images": np.int64(matches.n_images), "gt": matches.gt}
+    for k, cm in enumerate(matches.classes):
+        arrays.update({f"score_{k}": cm.score, f"image_{k}": cm.image,
+                       f"matched_{k}": cm.matched, f"ignored_{k}": cm.ignored})
+    with open(path, "wb") as f:
+        np.savez_compressed(f, **arrays)
+
+
+def load_matches(path) -> Matches:
+    """Read what :func:`save_matches` wrote (plain arrays only, no pickle)."""
+    with np.load(path, allow_pickle=False) as z:
+        gt = z["gt"]
+        classes = tuple(ClassMatches(z[f"score_{k}"], z[f"image_{k}"], z[f"matched_{k}"], z[f"ignored_{k}"])
+                        for k in range(gt.shape[0]))
+        return Matches(int(z["n_images"]), gt, classes)
+
+
 def _empty_class() -> ClassMatches:
     return ClassMatches(np.zeros(0), np.zeros(0, np.int64), np.zeros((_T, 0), bool), np.zeros((_T, 0), bool))
 
@@ -229,8 +248,9 @@ def _ap_batch(prep: _Prepared, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     At each TP point j (per threshold): TP = weighted running TP count, precision = TP / (TP + FP + eps)
     exactly as COCOeval (TP + FP = non-ignored detections ranked at or above j, an exact integer), envelope =
-    reverse running max. ``reached[b, j]`` = number of recall thresholds r with ``tp/npig >= r`` at TP point j (a per-row lookup table
-    over counts, the same float test as COCOeval); AP = sum_j envelope_j x (reached_j - reached_{j-1}) / 101.
+    reverse running max. ``reached[b, j]`` = number of recall thresholds r with ``tp / npig >= r`` at TP point
+    j (a per-row lookup table over integer counts, the same float test as COCOeval);
+    AP = sum_j envelope_j x (reached_j - reached_{j-1}) / 101.
     """
     b = w.shape[0]
     npig = w @ prep.gt

@@ -8,9 +8,9 @@ import pytest
 
 from ovyolo.errors import WorkflowError
 from ovyolo.evaluate import coco_eval
-from ovyolo.stats import (ClassMatches, Matches, bootstrap_maps, map_from_matches, matches_from_cocoeval,
-                          matches_from_preds, median_ci_rank, paired_bootstrap, ratio_ci, resample_weights,
-                          verdict)
+from ovyolo.stats import (ClassMatches, Matches, bootstrap_maps, load_matches, map_from_matches,
+                          matches_from_cocoeval, matches_from_preds, median_ci_rank, paired_bootstrap, ratio_ci,
+                          resample_weights, save_matches, verdict)
 
 NAMES = ["a", "b", "c", "d"]
 
@@ -177,6 +177,14 @@ def test_shuffled_classes_give_a_large_drop_with_ci_excluding_zero(matched):
     assert d["mAP50_95"] == pytest.approx(r["ref"]["mAP50_95"] - r["var"]["mAP50_95"], abs=1e-12)
     # deterministic for a seed
     assert paired_bootstrap(ref, bad, n=300, seed=0) == r
+
+
+def test_matches_round_trip_through_npz(matched, tmp_path):
+    ref, _, _ = matched
+    save_matches(ref, tmp_path / "m.npz")
+    back = load_matches(tmp_path / "m.npz")
+    assert back.same_ground_truth(ref) and back.n_classes == ref.n_classes
+    assert map_from_matches(back) == map_from_matches(ref)
 
 
 def test_paired_bootstrap_rejects_different_ground_truth(matched):
