@@ -417,7 +417,9 @@ def ratio_ci(per_round_ref_ms: Sequence[float], per_round_var_ms: Sequence[float
     ref = np.asarray(per_round_ref_ms, dtype=np.float64).ravel()
     var = np.asarray(per_round_var_ms, dtype=np.float64).ravel()
     if ref.shape != var.shape or not len(ref):
-        raise WorkflowError(f"ratio_ci needs the same non-zero number of rounds for both, got {len(ref)} and {len(var)}")
+        raise WorkflowError(
+            f"ratio_ci needs the same non-zero number of rounds for both, got {len(ref)} and {len(var)}"
+        )
     if not (np.isfinite(ref).all() and np.isfinite(var).all() and (ref > 0).all() and (var > 0).all()):
         raise WorkflowError("ratio_ci needs positive finite per-round times")
     r = np.sort(ref / var)
