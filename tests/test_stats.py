@@ -1,0 +1,321 @@
+"""ovyolo.stats: COCOeval-equivalent weighted mAP, paired image bootstrap, speed-up CIs and the verdict."""
+import contextlib
+import io
+import time
+
+import numpy as np
+import pytest
+
+from ovyolo.errors import WorkflowError
+from ovyolo.evaluate import coco_eval
+from ovyolo.stats import (ClassMatches, Matches, bootstrap_maps, load_matches, map_from_matches,
+                          matches_from_cocoeval, matches_from_preds, median_ci_rank, paired_bootstrap, ratio_ci,
+                          resample_weights, save_matches, verdict)
+
+NAMES = ["a", "b", "c", "d"]
+
+
+def make_data(seed, n_img=60, nc=3, tie_decimals=None, empty_every=0):
+    """Random GT boxes and noisy detections (hits with jitter, some wrong class, random false positives).
+
+    Class nc-1.. of NAMES beyond ``nc`` never appear (no GT) so "mean over classes with GT" is exercised.
+    """
+    rng = np.random.default_rng(seed)
+    preds, gts, sizes = [], [], []
+    for i in range(n_img):
+        h, w = 480, 640
+        k = rng.poisson(3)
+        if empty_every and i % empty_every == 0:
+            k = 0
+        xy = rng.uniform(0, [w - 160, h - 160], size=(k, 2))
+        wh = rng.uniform(8, 150, size=(k, 2))
+        cls = rng.integers(0, nc, size=k)
+        g = np.column_stack([cls, xy, xy + wh]).astype(np.float64)
+        rows = []
+        for c, x1, y1, x2, y2 in g:
+            if rng.random() < 0.85:
+                j = rng.normal(0, 0.08 * np.array([x2 - x1, y2 - y1] * 2))
+                cc = c if rng.random() < 0.9 else rng.integers(0, nc)
+                rows.append([x1 + j[0], y1 + j[1], x2 + j[2], y2 + j[3], rng.uniform(0.2, 1.0), cc])
+        for _ in range(rng.poisson(4)):
+            x, y = rng.uniform(0, [w - 100, h - 100])
+            bw, bh = rng.uniform(8, 100, 2)
+            rows.append([x, y, x + bw, y + bh, rng.uniform(0.0, 0.7), rng.integers(0, nc)])
+        p = np.array(rows, dtype=np.float64).reshape(-1, 6)
+        if tie_decimals is not None:
+            p[:, 4] = np.round(p[:, 4], tie_decimals)
+        if empty_every and i % empty_every == 1:
+            p = p[:0]
+        preds.append(p)
+        gts.append(g)
+        sizes.append((h, w))
+    return preds, gts, sizes
+
+
+def shuffled_classes(preds, nc, seed=1):
+    rng = np.random.default_rng(seed)
+    out = []
+    for p in preds:
+        q = p.copy()
+        q[:, 5] = rng.integers(0, nc, size=len(q))
+        out.append(q)
+    return out
+
+
+# --------------------------------------------------------------------------- equivalence with COCOeval
+
+@pytest.mark.parametrize("seed,ties,empty", [(0, None, 0), (1, 2, 0), (2, 1, 5), (3, None, 3)])
+def test_map_equals_coco_eval(seed, ties, empty):
+    preds, gts, sizes = make_data(seed, tie_decimals=ties, empty_every=empty)
+    ref = coco_eval(preds, gts, sizes, NAMES)
+    m = matches_from_preds(preds, gts, sizes, NAMES)
+    m50, m5095 = map_from_matches(m)
+    assert m50 == pytest.approx(ref["mAP50"], abs=1e-9)
+    assert m5095 == pytest.approx(ref["mAP50_95"], abs=1e-9)
+    assert 0.1 < m5095 < 0.9  # a non-trivial case
+    assert m.gt.sum() == ref["instances"] and m.gt[3].sum() == 0
+
+
+def test_weights_equal_duplicated_images():
+    preds, gts, sizes = make_data(10, n_img=50)
+    m = matches_from_preds(preds, gts, sizes, NAMES)
+    # every image twice -> weights=2
+    r2 = coco_eval(preds + preds, gts + gts, sizes + sizes, NAMES)
+    got = map_from_matches(m, np.full(50, 2))
+    assert got[0] == pytest.approx(r2["mAP50"], abs=1e-9) and got[1] == pytest.approx(r2["mAP50_95"], abs=1e-9)
+    # a genuine bootstrap resample (images drawn 0, 1, 2, ... times) -> the resampled data set
+    w = resample_weights(50, 3, seed=4)
+    for row in w:
+        idx = np.repeat(np.arange(50), row)
+        rr = coco_eval([preds[i] for i in idx], [gts[i] for i in idx], [sizes[i] for i in idx], NAMES)
+        got = map_from_matches(m, row)
+        assert got[0] == pytest.approx(rr["mAP50"], abs=1e-9)
+        assert got[1] == pytest.approx(rr["mAP50_95"], abs=1e-9)
+    # the batched bootstrap path gives the same numbers as one row at a time
+    b50, b = bootstrap_maps(m, w)
+    for k, row in enumerate(w):
+        assert (b50[k], b[k]) == pytest.approx(map_from_matches(m, row), abs=1e-12)
+
+
+def test_weights_validation_and_no_gt():
+    preds, gts, sizes = make_data(0, n_img=5)
+    m = matches_from_preds(preds, gts, sizes, NAMES)
+    with pytest.raises(WorkflowError):
+        map_from_matches(m, np.ones(4))
+    with pytest.raises(WorkflowError):
+        map_from_matches(m, np.full(5, 0.5))
+    assert map_from_matches(m, np.zeros(5, int)) == (None, None)
+    empty = matches_from_preds([np.zeros((0, 6))] * 2, [np.zeros((0, 5))] * 2, [(10, 10)] * 2, NAMES)
+    assert map_from_matches(empty) == (None, None)
+    # GT but no detection at all: 0 like coco_eval
+    nodet = matches_from_preds([np.zeros((0, 6))], [np.array([[1, 0, 0, 5, 5.0]])], [(10, 10)], NAMES)
+    assert map_from_matches(nodet) == (0.0, 0.0)
+
+
+def test_crowd_ignores_follow_cocoeval_accumulate():
+    """Ignored GT (crowd) and ignored detections take the general path; compare with COCOeval.accumulate."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    preds, gts, sizes = make_data(7, n_img=40)
+    rng = np.random.default_rng(7)
+    images, anns, dets = [], [], []
+    for i, (p, g, (h, w)) in enumerate(zip(preds, gts, sizes), start=1):
+        images.append({"id": i, "height": h, "width": w})
+        for c, x1, y1, x2, y2 in g:
+            anns.append({"id": len(anns) + 1, "image_id": i, "category_id": int(c) + 1,
+                         "iscrowd": int(rng.random() < 0.25), "bbox": [x1, y1, x2 - x1, y2 - y1],
+                         "area": (x2 - x1) * (y2 - y1)})
+        for x1, y1, x2, y2, s, c in p:
+            dets.append({"image_id": i, "category_id": int(c) + 1, "score": s, "bbox": [x1, y1, x2 - x1, y2 - y1]})
+    gt = COCO()
+    gt.dataset = {"images": images, "annotations": anns,
+                  "categories": [{"id": k + 1, "name": n} for k, n in enumerate(NAMES)]}
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt.createIndex()
+        ev = COCOeval(gt, gt.loadRes(dets), "bbox")
+        ev.params.maxDets = [300]
+        ev.params.areaRng, ev.params.areaRngLbl = [[0.0, 1e10]], ["all"]
+        ev.evaluate()
+        ev.accumulate()
+    m = matches_from_cocoeval(ev, len(NAMES))
+    assert any(cm.ignored.any() for cm in m.classes)  # the ignore path is exercised
+    prec = ev.eval["precision"][:, :, :, 0, -1]
+    valid = prec[:, :, (prec > -1).all(axis=(0, 1))]
+    m50, m5095 = map_from_matches(m)
+    assert m50 == pytest.approx(valid[0].mean(), abs=1e-9) and m5095 == pytest.approx(valid.mean(), abs=1e-9)
+
+
+# --------------------------------------------------------------------------- paired bootstrap
+
+@pytest.fixture(scope="module")
+def matched():
+    preds, gts, sizes = make_data(21, n_img=200)
+    ref = matches_from_preds(preds, gts, sizes, NAMES)
+    same = matches_from_preds([p.copy() for p in preds], gts, sizes, NAMES)
+    bad = matches_from_preds(shuffled_classes(preds, 3), gts, sizes, NAMES)
+    return ref, same, bad
+
+
+def test_identical_predictions_give_exact_zero_drop(matched):
+    ref, same, _ = matched
+    r = paired_bootstrap(ref, same, n=300, seed=3)
+    assert r["drop"]["mAP50_95"] == 0.0 and r["drop"]["mAP50"] == 0.0
+    assert r["drop"]["ci"] == [0.0, 0.0] and r["drop"]["mAP50_ci"] == [0.0, 0.0]
+    assert (r["n"], r["seed"], r["images"], r["resamples_used"]) == (300, 3, 200, 300)
+    lo, hi = r["ref"]["mAP50_95_ci"]
+    assert lo < r["ref"]["mAP50_95"] < hi and hi - lo > 0.01  # a real, non-degenerate per-variant CI
+    assert r["ref"] == r["var"]
+
+
+def test_shuffled_classes_give_a_large_drop_with_ci_excluding_zero(matched):
+    ref, _, bad = matched
+    r = paired_bootstrap(ref, bad, n=300, seed=0)
+    d = r["drop"]
+    assert d["mAP50_95"] > 0.1 and d["ci"][0] > 0.05 and d["ci"][0] <= d["mAP50_95"] <= d["ci"][1]
+    assert d["mAP50_ci"][0] > 0.1
+    assert d["mAP50_95"] == pytest.approx(r["ref"]["mAP50_95"] - r["var"]["mAP50_95"], abs=1e-12)
+    # deterministic for a seed
+    assert paired_bootstrap(ref, bad, n=300, seed=0) == r
+
+
+def test_matches_round_trip_through_npz(matched, tmp_path):
+    ref, _, _ = matched
+    save_matches(ref, tmp_path / "m.npz")
+    back = load_matches(tmp_path / "m.npz")
+    assert back.same_ground_truth(ref) and back.n_classes == ref.n_classes
+    assert map_from_matches(back) == map_from_matches(ref)
+
+
+def test_paired_bootstrap_rejects_different_ground_truth(matched):
+    ref, _, _ = matched
+    preds, gts, sizes = make_data(22, n_img=200)
+    with pytest.raises(WorkflowError, match="same images"):
+        paired_bootstrap(ref, matches_from_preds(preds, gts, sizes, NAMES), n=10)
+
+
+def synthetic_matches(n_img, dets_per_img, nc, seed, gt=None):
+    """Large Matches without COCOeval, shaped like a detector at conf 0.001: per image and class most GT found
+    by a high-scoring detection (TP at the IoU thresholds its IoU reaches), the rest low-scoring false positives."""
+    rng = np.random.default_rng(seed)
+    gt = rng.poisson(7 / nc, size=(nc, n_img)).astype(np.int64) if gt is None else gt
+    classes = []
+    for k in range(nc):
+        hits = rng.binomial(gt[k], 0.8)
+        img_tp = np.repeat(np.arange(n_img), hits)
+        n_fp = max(n_img * dets_per_img // nc - len(img_tp), 0)
+        img = np.concatenate([img_tp, rng.integers(0, n_img, n_fp)])
+        score = np.concatenate([rng.beta(5, 2, len(img_tp)), rng.beta(1, 8, n_fp)])
+        iou = np.concatenate([rng.uniform(0.45, 1.0, len(img_tp)), np.zeros(n_fp)])
+        order = np.argsort(-score, kind="mergesort")
+        matched = iou[order][None, :] >= np.linspace(0.5, 0.95, 10)[:, None]
+        classes.append(ClassMatches(score[order], img[order], matched, np.zeros_like(matched)))
+    return Matches(n_img, gt, tuple(classes))
+
+
+def test_bootstrap_speed_2000_images_1000_resamples():
+    ref = synthetic_matches(2000, 100, 3, seed=0)
+    var = synthetic_matches(2000, 100, 3, seed=1, gt=ref.gt)
+    t0 = time.process_time()  # CPU time: the test machine may be shared with other jobs
+    r = paired_bootstrap(ref, var, n=1000, seed=0)
+    dt = time.process_time() - t0
+    assert r["resamples_used"] == 1000 and r["drop"]["ci"][0] < r["drop"]["mAP50_95"] < r["drop"]["ci"][1]
+    assert dt < 15, f"2000 images x 1000 paired resamples took {dt:.1f} s of CPU"
+
+
+# --------------------------------------------------------------------------- speed ratio
+
+def test_median_ci_ranks_are_the_binomial_ones():
+    assert median_ci_rank(8) == (1, pytest.approx(1 - 2 / 256))
+    assert median_ci_rank(10) == (2, pytest.approx(1 - 2 * 11 / 1024))
+    assert median_ci_rank(12) == (3, pytest.approx(1 - 2 * 79 / 4096))
+    j, cov = median_ci_rank(5)
+    assert j == 1 and cov < 0.95  # 95 % unreachable: reported honestly
+
+
+def test_identical_noisy_sequences_ci_contains_one():
+    rng = np.random.default_rng(0)
+    for k in (8, 10, 12):
+        for _ in range(20):
+            a = 10 * rng.lognormal(0, 0.05, size=k)
+            b = 10 * rng.lognormal(0, 0.05, size=k)
+            r = ratio_ci(a, b)
+            assert r["rounds"] == k and r["ci"][0] <= r["ratio"] <= r["ci"][1]
+    # on the same pair of sequences the order-statistic CI covers 1.0 in ~>= 95 % of repetitions
+    hits = 0
+    for _ in range(400):
+        a, b = 10 * rng.lognormal(0, 0.05, size=10), 10 * rng.lognormal(0, 0.05, size=10)
+        lo, hi = ratio_ci(a, b)["ci"]
+        hits += lo <= 1.0 <= hi
+    assert hits / 400 > 0.93
+    rb = ratio_ci(a, a * rng.lognormal(0, 0.01, 10), method="bootstrap", n=500, seed=1)
+    assert rb["ci"][0] <= 1.0 <= rb["ci"][1] and rb["method"] == "bootstrap"
+
+
+def test_ratio_ci_known_values_and_faster_variant():
+    ref = np.arange(1, 11, dtype=float) * 0 + 20.0
+    var = 20.0 / np.array([1.9, 2.0, 2.1, 2.2, 2.3, 2.4, 2.5, 2.6, 2.7, 2.8])
+    r = ratio_ci(ref, var)
+    assert r["ratio"] == pytest.approx(2.35) and r["ci"] == pytest.approx([2.0, 2.7]) and r["rounds"] == 10
+    assert r["ci"][0] > 1.0
+    with pytest.raises(WorkflowError):
+        ratio_ci([1.0, 2.0], [1.0])
+    with pytest.raises(WorkflowError):
+        ratio_ci([1.0, 0.0], [1.0, 1.0])
+
+
+# --------------------------------------------------------------------------- verdict
+
+def row(variant, ratio, ci, drop, dci):
+    return {"variant": variant, "label": variant.upper(), "speedup": {"ratio": ratio, "ci": list(ci)},
+            "drop": {"mAP50_95": drop, "ci": list(dci)}}
+
+
+def test_verdict_identical_variant_is_no_measurable_difference(matched):
+    ref, same, _ = matched
+    rng = np.random.default_rng(5)
+    a, b = 10 * rng.lognormal(0, 0.03, 10), 10 * rng.lognormal(0, 0.03, 10)
+    sp = ratio_ci(a, b)
+    assert sp["ci"][0] <= 1.0 <= sp["ci"][1]
+    dr = paired_bootstrap(ref, same, n=200)["drop"]
+    v = verdict([{"variant": "openvino-fp32", "label": "OV FP32", "speedup": {"ratio": 1.0, "ci": [1.0, 1.0]},
+                  "drop": {"mAP50_95": 0.0, "ci": [0.0, 0.0]}},
+                 {"variant": "openvino-fp16", "label": "OV FP16", "speedup": sp, "drop": dr}])
+    assert v["winner"] == "openvino-fp32" and v["is_baseline"]
+    assert "no measurable speed gain" in v["text"] and "no measurable difference" in v["text"]
+    assert v["rows"][0]["reason"].startswith("no measurable difference in speed")
+
+
+def test_verdict_rejects_shuffled_classes_and_picks_fast_accurate(matched):
+    ref, _, bad = matched
+    d_bad = paired_bootstrap(ref, bad, n=200)["drop"]
+    rows = [row("openvino-fp16", 1.3, (1.2, 1.4), 0.0005, (-0.001, 0.002)),
+            row("openvino-int8", 2.5, (2.4, 2.6), d_bad["mAP50_95"], d_bad["ci"])]
+    v = verdict(rows, max_drop=0.01)
+    assert v["winner"] == "openvino-fp16" and not v["is_baseline"]
+    reasons = {r["variant"]: r["reason"] for r in v["rows"]}
+    assert "exceeds the budget 0.01" in reasons["openvino-int8"]
+    assert "no measurable difference" in reasons["openvino-fp16"]  # accuracy CI contains 0
+    assert v["text"].startswith("Recommend OPENVINO-FP16")
+
+
+def test_verdict_rules():
+    rows = [row("fp16", 1.2, (1.1, 1.3), 0.000, (-0.001, 0.001)),
+            row("int8", 2.5, (2.4, 2.6), 0.004, (0.002, 0.006)),
+            row("int8-mixed", 2.45, (2.3, 2.55), 0.001, (0.000, 0.003)),
+            row("int8-risky", 3.5, (3.4, 3.6), 0.008, (0.002, 0.014)),
+            row("int8-bad", 3.9, (3.8, 4.0), 0.03, (0.02, 0.045)),
+            row("slowpoke", 0.9, (0.85, 0.95), 0.0, (0.0, 0.0))]
+    v = verdict(rows, max_drop=0.01, baseline="openvino-fp32")
+    r = {x["variant"]: x["reason"] for x in v["rows"]}
+    # int8 and int8-mixed are not distinguishable in speed -> the smaller drop wins
+    assert v["winner"] == "int8-mixed" and v["speedup"]["ratio"] == 2.45
+    assert r["int8"].startswith("no measurable difference in speed from int8-mixed")
+    assert r["fp16"] == "slower: speed-up 1.20x [1.10, 1.30] vs 2.45x [2.30, 2.55] (int8-mixed)"
+    assert r["int8-bad"] == "mAP50-95 drop 0.030 [0.020, 0.045] exceeds the budget 0.01"
+    assert "not shown to be within budget" in r["int8-risky"]
+    assert r["slowpoke"].startswith("slower than openvino-fp32")
+    assert len(v["text"].splitlines()) == 6
+    # a measurably faster variant is not given up for a slightly more accurate one
+    v2 = verdict([row("a", 2.0, (1.9, 2.1), 0.0, (-0.001, 0.001)), row("b", 3.0, (2.9, 3.1), 0.005, (0.003, 0.007))])
+    assert v2["winner"] == "b"
