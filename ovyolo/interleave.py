@@ -16,6 +16,11 @@ Round order (``order="balanced"``, the default): even rounds take a fresh seeded
 variants, odd rounds play the previous round reversed, so every variant is as often early as late in a
 round and the pairs of rounds are mirror images. ``"alternate"`` uses the given order and its reverse;
 ``"shuffle"`` draws a fresh permutation every round. The orders actually used are returned.
+
+Duration: each of the latency and throughput parts takes about ``rounds * sum over variants of
+max(seconds_per_round, min_iterations_per_round * latency)`` plus warm-up and the THROUGHPUT compiles, so 7
+variants at the defaults need 2 x 70 s and more; a slow variant (torch at ~1 s per inference on a loaded
+2-vCPU VM) stretches its turns to ``min_iterations_per_round`` inferences.
 """
 from __future__ import annotations
 
