@@ -2,6 +2,8 @@
 # Run:  snakemake --cores 8        (settings in config.yaml, machine settings in profiles/default)
 #       snakemake --cores 8 --configfile mine.yaml   (your config alone: config.yaml's demo is not added)
 
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -14,7 +16,8 @@ if not workflow.overwrite_configfiles:
     configfile: "config.yaml"
 
 
-report: "workflow/report/workflow.rst"
+# After a run, the report opens on the verdict (written by summarize); before, on the workflow description.
+report: "results/report/verdict.rst" if os.path.exists("results/report/verdict.rst") else "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"

@@ -55,10 +55,3 @@ def write_json(path: str | Path, obj) -> None:
     with atomic_file(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
-
-def write_yaml(path: str | Path, obj) -> None:
-    """Write YAML atomically."""
-    import yaml
-
-    with atomic_file(path) as tmp:
-        tmp.write_text(yaml.safe_dump(obj, sort_keys=False))

@@ -6,9 +6,6 @@ from pathlib import Path
 from ovyolo.atomic import atomic_dir
 from ovyolo.errors import ShapeMismatchError, WorkflowError
 
-PRECISIONS = ("fp32", "fp16", "int8")
-
-
 def model_input_shape(model, where) -> list[int]:
     """The input dims of a read ``ov.Model`` with one image input (-1 for a dynamic axis)."""
     if len(model.inputs) != 1:

@@ -386,22 +386,13 @@ def paired_bootstrap(matches_ref: Matches, matches_var: Matches, n: int = 1000, 
 
 # --------------------------------------------------------------------------- speed
 
-def _binom_cdf(j: int, k: int) -> float:
-    """P(Binomial(k, 1/2) <= j)."""
-    return sum(math.comb(k, i) for i in range(0, j + 1)) / 2.0 ** k if j >= 0 else 0.0
-
-
 def median_ci_rank(k: int, level: float = 0.95) -> tuple[int, float]:
-    """(j, coverage): the CI for the median of k iid values is [x_(j), x_(k+1-j)] (1-based order statistics).
+    """(j, coverage): the CI for the median of k iid values is [x_(j), x_(k+1-j)] (1-based order statistics);
+    the ranks of :func:`ovyolo.interleave.median_ci`, the one implementation."""
+    from ovyolo.interleave import median_ci
 
-    j is the largest rank with ``P(Binomial(k, 1/2) <= j - 1) <= (1 - level) / 2``; coverage =
-    ``1 - 2 P(Binomial(k, 1/2) <= j - 1)``. If even j = 1 does not reach ``level`` (k < 6 for 95 %), j = 1.
-    """
-    alpha2 = (1.0 - level) / 2.0
-    j = 1
-    while j + 1 <= (k + 1) // 2 and _binom_cdf(j, k) <= alpha2:
-        j += 1
-    return j, 1.0 - 2.0 * _binom_cdf(j - 1, k)
+    ci = median_ci(np.arange(1.0, k + 1), level)
+    return ci["rank_low"], (ci["coverage"] if k > 1 else 0.0)
 
 
 def ratio_ci(per_round_ref_ms: Sequence[float], per_round_var_ms: Sequence[float], level: float = 0.95,

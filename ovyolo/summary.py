@@ -1,4 +1,10 @@
-"""Summary table and comparison plots from the per-variant metrics.json / benchmark.json files."""
+"""Summary table, verdict and comparison plots from the per-variant metrics/matches and the per-shape benchmark.
+
+Accuracy: each variant's mAP50-95 drop against true f32 with a paired bootstrap CI (:func:`ovyolo.stats.paired_bootstrap`,
+the same resample of val images for both). Speed: speed-ups over true f32 from the shape's interleaved benchmark
+(medians of per-round ratios with a distribution-free CI, :mod:`ovyolo.interleave`). The verdict
+(:func:`ovyolo.stats.verdict`) picks, per model and shape, the fastest variant within ``evaluation.max_drop``.
+"""
 from __future__ import annotations
 
 import json
@@ -8,34 +14,120 @@ from ovyolo import variants
 
 BASELINE = variants.BASELINE  # true f32 (INFERENCE_PRECISION_HINT=f32): the baseline for drops and speed-ups
 COLUMNS = [
-    "model", "shape", "h", "w", "variant", "mAP50", "mAP50_95", "mAP50_95_drop", "mean_abs_diff_vs_fp32",
-    "latency_p50_ms", "latency_p99_ms", "fps", "speedup_vs_fp32", "file_size_mb", "inference_precision", "threads",
+    "model", "shape", "h", "w", "variant", "label", "verdict",
+    "mAP50", "mAP50_95", "mAP50_95_ci_low", "mAP50_95_ci_high",
+    "mAP50_95_drop", "mAP50_95_drop_ci_low", "mAP50_95_drop_ci_high",
+    "mean_abs_diff_vs_fp32", "agreement_images",
+    "latency_p50_ms", "latency_p99_ms", "speedup_vs_fp32", "speedup_ci_low", "speedup_ci_high", "speedup_ci_coverage",
+    "fps", "throughput_speedup_vs_fp32",
+    "file_size_mb", "ir_precision", "inference_precision", "threads", "rounds", "val_images", "skipped_val_images",
+    "calibration_images", "shape_reason", "warnings",
 ]
 _rank = variants.rank  # the order variants appear in tables and plots
 
 
-def rows(pairs: list[tuple[str | Path, str | Path]]) -> list[dict]:
-    """One row per (metrics.json, benchmark.json) pair of a model x shape x variant."""
-    out = []
-    for mpath, bpath in pairs:
-        m = json.loads(Path(mpath).read_text())
-        b = json.loads(Path(bpath).read_text())
-        h, w = (int(v) for v in m["hw"])
-        out.append({
-            "model": m["model"], "shape": f"{h}x{w}", "h": h, "w": w, "variant": m["variant"],
-            "mAP50": m["mAP50"], "mAP50_95": m["mAP50_95"],
-            "mean_abs_diff_vs_fp32": (m.get("agreement") or {}).get("mean_abs_diff"),
-            "latency_p50_ms": b["latency"]["p50_ms"], "latency_p99_ms": b["latency"]["p99_ms"],
-            "fps": b["throughput"]["fps"], "file_size_mb": b["file_size_bytes"] / 2**20,
-            "inference_precision": b["inference_precision"], "threads": b["threads"],
-        })
-    ref = {(r["model"], r["shape"]): r for r in out if r["variant"] == BASELINE}
-    for r in out:
-        base = ref.get((r["model"], r["shape"]))
-        r["mAP50_95_drop"] = base["mAP50_95"] - r["mAP50_95"] if base else None
-        r["speedup_vs_fp32"] = base["latency_p50_ms"] / r["latency_p50_ms"] if base and r["latency_p50_ms"] else None
-    out.sort(key=lambda r: (r["model"], r["h"] * r["w"], r["shape"], _rank(r["variant"])))
-    return [{k: r.get(k) for k in COLUMNS} for r in out]
+def _load(path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def _hw_key(path: str) -> tuple[str, str]:
+    """(model, "HxW") of a path results/{model}/{h}x{w}/..."""
+    parts = Path(path).parts
+    i = next(i for i in range(len(parts) - 1, 0, -1) if "x" in parts[i] and parts[i].replace("x", "").isdigit())
+    return parts[i - 1], parts[i]
+
+
+def _ir_precision(name: str) -> str:
+    v = variants.get(name) if name in variants.names() else None
+    if v is None or not v.is_openvino:
+        return "fp32"
+    return {"fp32": "fp32", "fp16": "fp16"}.get(v.ir, "int8")
+
+
+def build(metrics: list, matches: list, benchmarks: list, shapes: list, calibrations: list, *, max_drop: float,
+          n_boot: int = 1000, seed: int = 0) -> tuple[list[dict], list[dict]]:
+    """The summary rows and one verdict per model x shape. Paths are grouped by their results/{model}/{h}x{w}."""
+    from ovyolo import stats
+
+    shape_of = {}
+    for p in shapes:
+        rec = _load(p)
+        for s in rec["shapes"]:
+            shape_of[(rec["model"], f"{s['h']}x{s['w']}")] = s["reason"]
+    bench = {_hw_key(p): _load(p) for p in benchmarks}
+    calib = {_hw_key(p): _load(p) for p in calibrations}
+    groups: dict[tuple[str, str], dict[str, tuple[dict, str]]] = {}
+    for mp, xp in zip(metrics, matches):
+        m = _load(mp)
+        groups.setdefault(_hw_key(mp), {})[m["variant"]] = (m, xp)
+
+    table, verdicts = [], []
+    for key in sorted(groups, key=lambda k: (k[0], int(k[1].split("x")[0]) * int(k[1].split("x")[1]), k[1])):
+        model, shape = key
+        h, w = (int(v) for v in shape.split("x"))
+        members = groups[key]
+        b = bench.get(key, {})
+        cal = calib.get(key, {})
+        lat_ratios = ((b.get("ratios") or {}).get("latency") or {}).get("speedup_over_baseline", {})
+        thr_ratios = ((b.get("ratios") or {}).get("throughput") or {}).get("speedup_over_baseline", {})
+        base_matches = stats.load_matches(members[BASELINE][1]) if BASELINE in members else None
+        shared_warnings = list(cal.get("warnings") or [])
+        rows, verdict_rows = [], []
+        for name in sorted(members, key=_rank):
+            m, xpath = members[name]
+            mine = stats.load_matches(xpath)
+            boot = stats.paired_bootstrap(base_matches, mine, n=n_boot, seed=seed) if base_matches is not None else None
+            bv = (b.get("variants") or {}).get(name, {})
+            lat = bv.get("latency") or {}
+            if name == BASELINE:
+                speed = {"median": 1.0, "ci_low": 1.0, "ci_high": 1.0, "coverage": None}
+            else:
+                speed = lat_ratios.get(name) or {}
+            thr = bv.get("throughput") or {}
+            warnings = list(shared_warnings)
+            if m.get("skipped"):
+                warnings.append(f"{m['skipped']} unreadable val image(s) skipped")
+            agreement = m.get("agreement") or {}
+            spec = variants.get(name) if name in variants.names() else None
+            row = {
+                "model": model, "shape": shape, "h": h, "w": w, "variant": name, "label": spec.label if spec else name,
+                "mAP50": m["mAP50"], "mAP50_95": m["mAP50_95"],
+                "mAP50_95_ci_low": boot["var"]["mAP50_95_ci"][0] if boot else None,
+                "mAP50_95_ci_high": boot["var"]["mAP50_95_ci"][1] if boot else None,
+                "mAP50_95_drop": boot["drop"]["mAP50_95"] if boot else None,
+                "mAP50_95_drop_ci_low": boot["drop"]["mAP50_95_ci"][0] if boot else None,
+                "mAP50_95_drop_ci_high": boot["drop"]["mAP50_95_ci"][1] if boot else None,
+                "mean_abs_diff_vs_fp32": agreement.get("mean_abs_diff"),
+                "agreement_images": agreement.get("images"),
+                "latency_p50_ms": lat.get("p50_ms"), "latency_p99_ms": lat.get("p99_ms"),
+                "speedup_vs_fp32": speed.get("median"), "speedup_ci_low": speed.get("ci_low"),
+                "speedup_ci_high": speed.get("ci_high"), "speedup_ci_coverage": speed.get("coverage"),
+                "fps": thr.get("fps"),
+                "throughput_speedup_vs_fp32": 1.0 if name == BASELINE else (thr_ratios.get(name) or {}).get("median"),
+                "file_size_mb": bv["file_size_bytes"] / 2**20 if bv.get("file_size_bytes") else None,
+                "ir_precision": _ir_precision(name),
+                "inference_precision": bv.get("inference_precision", m.get("inference_precision")),
+                "threads": b.get("threads"), "rounds": (b.get("latency_run") or {}).get("rounds"),
+                "val_images": m.get("images"), "skipped_val_images": m.get("skipped", 0),
+                "calibration_images": cal.get("count"), "shape_reason": shape_of.get(key),
+                "warnings": "; ".join(warnings),
+                "round_medians_ms": lat.get("round_medians_ms"),
+            }
+            rows.append(row)
+            if boot is not None and speed.get("median") is not None:
+                verdict_rows.append({
+                    "variant": name, "label": row["label"],
+                    "speedup": {"ratio": speed["median"], "ci": [speed["ci_low"], speed["ci_high"]]},
+                    "drop": {"mAP50_95": boot["drop"]["mAP50_95"], "ci": boot["drop"]["mAP50_95_ci"]},
+                })
+        v = stats.verdict(verdict_rows, max_drop=max_drop, baseline=BASELINE) if verdict_rows else None
+        for row in rows:
+            row["verdict"] = None if v is None else ("winner" if row["variant"] == v["winner"] else "lost")
+        verdicts.append({"model": model, "shape": shape, "shape_reason": shape_of.get(key), "warnings": shared_warnings,
+                         "calibration_images": cal.get("count"), "val_images": rows[0]["val_images"] if rows else None,
+                         "verdict": v})
+        table += rows
+    return table, verdicts
 
 
 def write_csv(table: list[dict], path: str | Path) -> None:
@@ -44,10 +136,46 @@ def write_csv(table: list[dict], path: str | Path) -> None:
     from ovyolo.atomic import atomic_file
 
     with atomic_file(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for r in table:
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items() if k in COLUMNS})
+
+
+def verdict_text(verdicts: list[dict], max_drop: float) -> str:
+    """The verdict as Markdown: one section per model x shape."""
+    lines = ["# Verdict", "",
+             f"Fastest variant whose mAP50-95 drop against true f32 stays within {max_drop:g} (upper end of its "
+             "95% paired-bootstrap CI); speed-ups are medians of interleaved per-round ratios with their CI. A CI "
+             "that contains 1.0 (speed) or 0 (accuracy) is no measurable difference.", ""]
+    for item in verdicts:
+        lines.append(f"## {item['model']} @ {item['shape']}")
+        lines.append("")
+        if item.get("shape_reason"):
+            lines.append(f"Shape: {item['shape_reason']}.")
+        lines.append(f"Val images: {item.get('val_images')}; calibration images: {item.get('calibration_images')}.")
+        for w in item.get("warnings") or []:
+            lines.append(f"WARNING: {w}")
+        lines.append("")
+        v = item["verdict"]
+        lines += ([f"- {ln}" for ln in v["text"].splitlines() if ln.strip()] if v else ["- no verdict (baseline not measured)"])
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_verdict(verdicts: list[dict], max_drop: float, md: str | Path, js: str | Path, rst: str | Path) -> None:
+    from ovyolo.atomic import atomic_file, write_json
+
+    text = verdict_text(verdicts, max_drop)
+    with atomic_file(md) as tmp:
+        tmp.write_text(text)
+    write_json(js, {"max_drop": max_drop, "verdicts": verdicts})
+    body = ["Verdict", "=======", "", "This is the first thing to read: for each model and deploy shape, the fastest",
+            "variant that keeps the accuracy budget, with confidence intervals. Details below in the Summary table",
+            "and the comparison plots.", "", "::", ""]
+    body += ["    " + ln for ln in text.splitlines()]
+    with atomic_file(rst) as tmp:
+        tmp.write_text("\n".join(body) + "\n")
 
 
 def pareto(points: list[tuple[float, float]]) -> list[int]:
@@ -65,15 +193,23 @@ def _groups(table):
     return [(k, [r for r in table if (r["model"], r["shape"]) == k]) for k in keys]
 
 
-def _figure(n: int, title: str):
+COLS = 2  # panels per row: many models x shapes wrap into rows instead of one endless strip
+
+
+def _figure(n: int, title: str, width: float = 6.4, height: float = 4.8):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, n, figsize=(6.4 * n, 4.8), squeeze=False)
+    cols = min(COLS, max(1, n))
+    rows = (max(1, n) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
     fig.suptitle(title)
-    return fig, axes[0]
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
 
 
 def _save(fig, path):
@@ -87,54 +223,101 @@ def _save(fig, path):
     plt.close(fig)
 
 
+def _err(value, low, high):
+    """Asymmetric error bar lengths (0 where a bound is unknown)."""
+    if value is None:
+        return [0.0, 0.0]
+    return [max(0.0, value - low) if low is not None else 0.0, max(0.0, high - value) if high is not None else 0.0]
+
+
+def _latency_ci(row) -> tuple[float | None, float | None]:
+    from ovyolo.interleave import median_ci
+
+    rm = row.get("round_medians_ms")
+    if not rm:
+        return None, None
+    ci = median_ci(rm)
+    return ci["low"], ci["high"]
+
+
 def plot_all(table: list[dict], out_dir: str | Path) -> dict[str, Path]:
-    """Write latency_vs_map.png, speedup.png, size.png and map.png; one panel per model x shape."""
+    """latency_vs_map.png, speedup.png, rounds.png, size.png, map.png: one panel per model x shape, two per row."""
+    import numpy as np
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     groups = _groups(table)
     paths = {}
+    title = lambda model, shape: f"{model} @ {shape} (h x w)"  # noqa: E731
 
-    fig, axes = _figure(len(groups), "Latency vs accuracy (batch 1, p50); dashed: Pareto front")
+    fig, axes = _figure(len(groups), "Latency vs accuracy: p50 with the CI of its round medians; mAP50-95 with its bootstrap CI")
     for ax, ((model, shape), rs) in zip(axes, groups):
-        pts = [(r["latency_p50_ms"], r["mAP50_95"]) for r in rs]
-        markers = "os^vDP*X"
-        for i, (r, (x, y)) in enumerate(zip(rs, pts)):
-            # a legend, not annotations: variants with equal numbers (fp32/fp16/onnxruntime) would overlap
-            ax.scatter(x, y, s=50, marker=markers[i % len(markers)], label=r["variant"])
+        pts = []
+        for r in rs:
+            x, y = r["latency_p50_ms"], r["mAP50_95"]
+            if x is None:
+                continue
+            lo, hi = _latency_ci(r)
+            ax.errorbar(x, y, xerr=np.array(_err(x, lo, hi))[:, None],
+                        yerr=np.array(_err(y, r["mAP50_95_ci_low"], r["mAP50_95_ci_high"]))[:, None],
+                        fmt="o", capsize=3, ms=5)
+            ax.annotate(r["variant"], (x, y), textcoords="offset points", xytext=(5, 4), fontsize=7)
+            pts.append((x, y))
         front = pareto(pts)
-        ax.plot([pts[i][0] for i in front], [pts[i][1] for i in front], "--", color="grey", label="Pareto front")
-        ax.legend(fontsize=8, loc="best")
-        ax.set(title=f"{model} @ {shape} (h x w)", xlabel="latency p50 [ms]", ylabel="mAP50-95 (val)")
+        if len(front) >= 2:
+            ax.plot([pts[i][0] for i in front], [pts[i][1] for i in front], "--", color="grey", label="Pareto front")
+            ax.legend(fontsize=8, loc="lower right")
+        ax.set(title=title(model, shape), xlabel="latency p50 [ms] (lower is better)", ylabel="mAP50-95 (val)")
         ax.grid(alpha=0.3)
     paths["latency_vs_map"] = out_dir / "latency_vs_map.png"
     _save(fig, paths["latency_vs_map"])
 
-    for key, col, ylabel, title in (
-        ("speedup", "speedup_vs_fp32", "speed-up vs openvino-fp32 (f32), p50", "Speed-up over true-f32 OpenVINO"),
-        ("size", "file_size_mb", "model file size [MiB]", "Model size on disk"),
-    ):
-        fig, axes = _figure(len(groups), title)
-        for ax, ((model, shape), rs) in zip(axes, groups):
-            vals = [r[col] or 0 for r in rs]
-            bars = ax.bar([r["variant"] for r in rs], vals, color="tab:blue")
-            ax.bar_label(bars, fmt="%.2f", fontsize=8)
-            if key == "speedup":
-                ax.axhline(1.0, color="grey", lw=0.8)
-            ax.set(title=f"{model} @ {shape} (h x w)", ylabel=ylabel)
-            ax.tick_params(axis="x", rotation=30)
-        paths[key] = out_dir / f"{key}.png"
-        _save(fig, paths[key])
-
-    fig, axes = _figure(len(groups), "Accuracy per variant (val split, letterboxed to the deploy shape)")
+    fig, axes = _figure(len(groups), "Speed-up over true-f32 OpenVINO: median of per-round ratios, whiskers = CI")
     for ax, ((model, shape), rs) in zip(axes, groups):
-        import numpy as np
-
+        rs = [r for r in rs if r["speedup_vs_fp32"] is not None]
         x = np.arange(len(rs))
-        ax.bar(x - 0.2, [r["mAP50"] for r in rs], 0.4, label="mAP50")
-        ax.bar(x + 0.2, [r["mAP50_95"] for r in rs], 0.4, label="mAP50-95")
-        ax.set_xticks(x, [r["variant"] for r in rs], rotation=30)
-        ax.set(title=f"{model} @ {shape} (h x w)", ylabel="mAP", ylim=(0, 1))
-        ax.legend()
+        vals = [r["speedup_vs_fp32"] for r in rs]
+        err = np.array([_err(r["speedup_vs_fp32"], r["speedup_ci_low"], r["speedup_ci_high"]) for r in rs]).T.reshape(2, -1)
+        bars = ax.bar(x, vals, yerr=err, capsize=4, color="tab:blue")
+        ax.bar_label(bars, fmt="%.2f", fontsize=8, padding=2, label_type="center", color="white")
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.set_xticks(x, [r["variant"] for r in rs], rotation=30, ha="right")
+        ax.set(title=title(model, shape), ylabel="speed-up vs openvino-fp32 (f32)")
+    paths["speedup"] = out_dir / "speedup.png"
+    _save(fig, paths["speedup"])
+
+    fig, axes = _figure(len(groups), "Latency round by round (each point: one round's median, interleaved)")
+    for ax, ((model, shape), rs) in zip(axes, groups):
+        rs = [r for r in rs if r.get("round_medians_ms")]
+        data = [r["round_medians_ms"] for r in rs]
+        if data:
+            ax.boxplot(data, showfliers=False)
+            for i, d in enumerate(data, start=1):
+                ax.scatter(np.full(len(d), i) + np.linspace(-0.12, 0.12, len(d)), d, s=10, color="tab:orange", zorder=3)
+            ax.set_xticks(np.arange(1, len(rs) + 1), [r["variant"] for r in rs], rotation=30, ha="right")
+        ax.set(title=title(model, shape), ylabel="round median latency [ms]")
+        ax.grid(alpha=0.3, axis="y")
+    paths["rounds"] = out_dir / "rounds.png"
+    _save(fig, paths["rounds"])
+
+    fig, axes = _figure(len(groups), "Model size on disk")
+    for ax, ((model, shape), rs) in zip(axes, groups):
+        bars = ax.bar([r["variant"] for r in rs], [r["file_size_mb"] or 0 for r in rs], color="tab:blue")
+        ax.bar_label(bars, fmt="%.1f", fontsize=8)
+        ax.set(title=title(model, shape), ylabel="model file size [MiB]")
+        ax.tick_params(axis="x", rotation=30)
+    paths["size"] = out_dir / "size.png"
+    _save(fig, paths["size"])
+
+    fig, axes = _figure(len(groups), "Accuracy per variant (val split at the deploy shape); whiskers = bootstrap CI of mAP50-95")
+    for ax, ((model, shape), rs) in zip(axes, groups):
+        x = np.arange(len(rs))
+        ax.bar(x - 0.2, [r["mAP50"] for r in rs], 0.4, label="mAP50", color="tab:green")
+        err = np.array([_err(r["mAP50_95"], r["mAP50_95_ci_low"], r["mAP50_95_ci_high"]) for r in rs]).T.reshape(2, -1)
+        ax.bar(x + 0.2, [r["mAP50_95"] for r in rs], 0.4, yerr=err, capsize=3, label="mAP50-95", color="tab:blue")
+        ax.set_xticks(x, [r["variant"] for r in rs], rotation=30, ha="right")
+        ax.set(title=title(model, shape), ylabel="mAP", ylim=(0, 1.25), yticks=np.linspace(0, 1, 6))
+        ax.legend(loc="upper center", ncol=2, fontsize=8)  # above the bars: the axis reaches 1.25
     paths["map"] = out_dir / "map.png"
     _save(fig, paths["map"])
     return paths

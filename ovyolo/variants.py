@@ -83,7 +83,3 @@ def wildcard_regex() -> str:
     """The ``{variant}`` wildcard constraint: exactly the registered names."""
     return "|".join(re.escape(n) for n in names())
 
-
-def ir_folders() -> list[str]:
-    """The IR folders some variant runs, in registry order, each once."""
-    return list(dict.fromkeys(v.ir for v in REGISTRY if v.ir))

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import ovyolo  # noqa: F401 - offline opt-outs before Ultralytics/OpenVINO are imported
-from ovyolo.bench import CPU_FLAGS, latency, load_inputs, run_benchmark, system_info, throughput
+from ovyolo.bench import CPU_FLAGS, load_inputs, system_info
+from ovyolo.interleave import run_interleaved
 from ovyolo.errors import ShapeMismatchError, WorkflowError
 from ovyolo.runtimes import cpu_supports_bf16, make_runner
 
@@ -17,12 +18,7 @@ HW = (32, 64)  # tiny conv net input
 YOLO_HW = (64, 96)  # tiny YOLOv5u-n input
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's legacy ONNX exporter
 
-FAST = dict(warmup=2, min_iterations=5, min_seconds=0.05)
-
-LATENCY_KEYS = {"p50_ms", "p90_ms", "p99_ms", "mean_ms", "min_ms", "max_ms", "iterations", "seconds", "warmup"}
-THROUGHPUT_KEYS = {"fps", "streams", "requests", "iterations", "seconds", "hint"}
-TOP_KEYS = {"variant", "hw", "latency", "throughput", "inference_precision", "threads", "device", "system",
-            "file_size_bytes", "settings"}
+FAST = {"rounds": 6, "seconds_per_round": 0.02, "min_iterations_per_round": 2, "warmup": 1}
 
 
 def _write_images(folder: Path, n: int = 3) -> list[Path]:
@@ -88,22 +84,13 @@ def yolo(tmp_path_factory):
             "images": _write_images(root / "images")}
 
 
-def _check_latency(lat: dict, min_iterations: int, warmup: int) -> None:
-    assert set(lat) == LATENCY_KEYS
+def _check_variant(res: dict, name: str, openvino: bool) -> None:
+    v = res["variants"][name]
+    lat, thr = v["latency"], v["throughput"]
     assert 0 < lat["min_ms"] <= lat["p50_ms"] <= lat["p90_ms"] <= lat["p99_ms"] <= lat["max_ms"]
-    assert lat["min_ms"] <= lat["mean_ms"] <= lat["max_ms"]
-    assert lat["iterations"] >= min_iterations
-    assert lat["seconds"] > 0 and lat["warmup"] == warmup
-
-
-def _check_throughput(thr: dict, min_iterations: int, openvino: bool) -> None:
-    assert THROUGHPUT_KEYS <= set(thr)
-    assert thr["fps"] > 0 and thr["seconds"] > 0 and thr["iterations"] >= min_iterations
-    assert abs(thr["fps"] - thr["iterations"] / thr["seconds"]) < 1e-6 * thr["fps"]
-    if openvino:
-        assert thr["hint"] == "THROUGHPUT" and thr["streams"] >= 1 and thr["requests"] >= 1
-    else:
-        assert (thr["hint"], thr["streams"], thr["requests"]) == ("sequential", 1, 1)
+    assert len(lat["round_medians_ms"]) == FAST["rounds"] and lat["iterations"] >= FAST["rounds"] * 2
+    assert thr["fps"] > 0 and len(thr["round_fps"]) == FAST["rounds"]
+    assert thr["hint"] == ("THROUGHPUT" if openvino else "sequential")
 
 
 def test_runners_agree_and_record_f32(tiny):
@@ -130,77 +117,18 @@ def test_bf16_variant_records_what_is_in_effect(tiny):
     assert r32.properties["inference_precision"] == "f32"
 
 
-@pytest.mark.parametrize("variant", ["openvino-fp32", "openvino-fp32@bf16", "openvino-fp16", "onnxruntime"])
-def test_run_benchmark_fields(tiny, variant):
-    kw = {"onnx": tiny["onnx"]} if variant == "onnxruntime" else {
-        "xml": tiny["fp16"] if variant == "openvino-fp16" else tiny["fp32"]}
-    files = [tiny["onnx"]] if variant == "onnxruntime" else [kw["xml"], kw["xml"].with_suffix(".bin")]
-    res = run_benchmark(variant, **kw, images=tiny["images"], hw=HW, threads=1, throughput_seconds=0.1,
-                        file_paths=files, **FAST)
-    assert TOP_KEYS <= set(res)
+def test_interleaved_run_of_four_variants_records_what_ran(tiny):
+    runs = {"openvino-fp32": {"xml": tiny["fp32"]}, "openvino-fp32@bf16": {"xml": tiny["fp32"], "precision_hint": "bf16"},
+            "openvino-fp16": {"xml": tiny["fp16"]}, "onnxruntime": {"onnx": tiny["onnx"]}}
+    res = run_interleaved(runs, tiny["images"], HW, 1, FAST)
     json.dumps(res)  # JSON-ready as is
-    assert res["variant"] == variant and res["hw"] == list(HW) and res["threads"] == 1 and res["device"] == "CPU"
-    _check_latency(res["latency"], FAST["min_iterations"], FAST["warmup"])
-    _check_throughput(res["throughput"], FAST["min_iterations"], openvino=variant != "onnxruntime")
-    want = "bf16" if variant.endswith("@bf16") and cpu_supports_bf16() else "f32"
-    assert res["inference_precision"] == want and res["throughput"]["inference_precision"] == want
-    assert res["file_size_bytes"] == sum(p.stat().st_size for p in files) > 0
-    assert res["settings"] == {"warmup": 2, "min_iterations": 5, "min_seconds": 0.05, "throughput_seconds": 0.1}
-    assert res["system"]["threads"] == 1
-
-
-def test_latency_stops_at_min_iterations_and_throughput_async(tiny):
-    r = make_runner("openvino-fp32", xml=tiny["fp32"], threads=1, precision_hint=None)
-    inputs = load_inputs(tiny["images"], HW)
-    lat = latency(r, inputs, warmup=0, min_iterations=7, min_seconds=0.0)
-    assert lat["iterations"] == 7
-    _check_latency(lat, 7, 0)
-    thr = throughput(r, inputs, min_iterations=9, min_seconds=0.05)
-    _check_throughput(thr, 9, openvino=True)
-
-
-def test_torch_matches_onnxruntime_and_benchmarks(yolo):
-    x = load_inputs(yolo["images"], YOLO_HW)[0]
-    rt = make_runner("torch", source=yolo["source"], threads=1, precision_hint=None, hw=YOLO_HW)
-    ro = make_runner("onnxruntime", onnx=yolo["onnx"], threads=1, precision_hint=None, hw=YOLO_HW)
-    assert rt.properties["threads"] == 1 and rt.properties["inference_precision"] == "f32"
-    a, b = rt.infer(x), ro.infer(x)
-    n = sum((YOLO_HW[0] // s) * (YOLO_HW[1] // s) for s in (8, 16, 32))
-    assert a.shape == b.shape == (1, 4 + 3, n)
-    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
-
-    res = run_benchmark("torch", source=yolo["source"], images=yolo["images"], hw=YOLO_HW, threads=1,
-                        throughput_seconds=0.05, file_paths=[yolo["weights"]], **FAST)
-    assert TOP_KEYS <= set(res)
-    json.dumps(res)
-    assert res["inference_precision"] == "f32"
-    _check_latency(res["latency"], FAST["min_iterations"], FAST["warmup"])
-    _check_throughput(res["throughput"], FAST["min_iterations"], openvino=False)
-
-
-def test_torch_checkpoint_needs_trust(yolo):
-    with pytest.raises(WorkflowError, match="trust_checkpoint"):
-        make_runner("torch", source=dataclasses.replace(yolo["source"], trusted=False), threads=1, precision_hint=None)
-
-
-def test_shape_mismatch_names_both_shapes(tiny, yolo):
-    r = make_runner("openvino-fp32", xml=tiny["fp32"], threads=1, precision_hint=None)
-    with pytest.raises(ShapeMismatchError) as exc:
-        r.infer(np.zeros((1, 3, 64, 32), np.float32))
-    assert "[1, 3, 32, 64]" in str(exc.value) and "[1, 3, 64, 32]" in str(exc.value)
-
-    with pytest.raises(ShapeMismatchError) as exc:
-        make_runner("onnxruntime", onnx=tiny["onnx"], threads=1, precision_hint=None, hw=(64, 64))
-    assert "[1, 3, 32, 64]" in str(exc.value) and "[1, 3, 64, 64]" in str(exc.value)
-
-    rt = make_runner("torch", source=yolo["source"], threads=1, precision_hint=None, hw=YOLO_HW)
-    with pytest.raises(ShapeMismatchError) as exc:
-        rt.infer(np.zeros((1, 3, 96, 64), np.float32))
-    assert "[1, 3, 64, 96]" in str(exc.value) and "[1, 3, 96, 64]" in str(exc.value)
-
-    with pytest.raises(ShapeMismatchError):  # images letterboxed to another size never reach timing
-        run_benchmark("openvino-fp32", xml=tiny["fp32"], images=tiny["images"], hw=(64, 64), threads=1,
-                      throughput_seconds=0.05, file_paths=[tiny["fp32"]], **FAST)
+    assert res["hw"] == list(HW) and res["threads"] == 1 and res["system"]["threads"] == 1
+    for name in runs:
+        _check_variant(res, name, openvino=name != "onnxruntime")
+    want = "bf16" if cpu_supports_bf16() else "f32"
+    assert res["variants"]["openvino-fp32@bf16"]["inference_precision"] == want
+    assert res["variants"]["openvino-fp32"]["inference_precision"] == "f32"
+    assert set(res["ratios"]["latency"]["speedup_over_baseline"]) == set(runs) - {"openvino-fp32"}
 
 
 def test_bad_requests_are_workflow_errors(tiny):

@@ -15,15 +15,26 @@ from workflow_helpers import TINY, guarded_env, job_intervals, planned_jobs, sna
 VARIANTS = ["torch", "onnxruntime", "openvino-fp32", "openvino-fp32@bf16", "openvino-fp16", "openvino-int8", "ultralytics-int8"]
 
 
-CURRENT = {}  # the config the module's workdir was last run with (tests below change it in order)
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
+    """One complete run of the TINY config. Tests only read it; a test that changes anything works on its own
+    copy (:func:`copy_of`), so no test depends on another having run."""
     wd = tmp_path_factory.mktemp("wf")
     proc = snakemake(wd, "--cores", "8", config=TINY)  # more cores than the machine: benchmarks must still run alone
-    CURRENT["config"] = copy.deepcopy(TINY)
     return wd, proc
+
+
+def proc_text(run) -> str:
+    return run[1].stdout + run[1].stderr
+
+
+def copy_of(run, tmp_path):
+    """A private copy of the completed run's directory (mtimes and Snakemake's metadata preserved)."""
+    import shutil
+
+    wd = tmp_path / "wf"
+    shutil.copytree(run[0], wd, symlinks=True)
+    return wd
 
 
 def test_every_artifact_exists_and_matches_its_path(run):
@@ -84,7 +95,7 @@ def test_key_order_of_the_config_does_not_rerun_anything(run):
         return {k: reverse(d[k]) for k in reversed(list(d))} if isinstance(d, dict) else d
 
     assert planned_jobs(snakemake(wd, "-n", config=reverse(TINY), sort_keys=False)) == {}
-    snakemake(wd, "-n", config=TINY)  # leave the sorted file behind for the next tests
+    snakemake(wd, "-n", config=TINY)  # leave the config file as the run wrote it
 
 
 def test_metrics_and_benchmarks_carry_every_field(run):
@@ -95,14 +106,24 @@ def test_metrics_and_benchmarks_carry_every_field(run):
         assert m["hw"] == [192, 320] and m["variant"] == v and m["images"] == 6
         assert 0 <= m["mAP50_95"] <= m["mAP50"] <= 1 and set(m["per_class"]) == {"circle", "square", "triangle"}
         assert (m["agreement"] is None) == (v == "openvino-fp32")
-        b = json.loads((base / v / "benchmark.json").read_text())
-        lat = b["latency"]
-        assert lat["min_ms"] <= lat["p50_ms"] <= lat["p90_ms"] <= lat["p99_ms"] and lat["iterations"] >= 5
-        assert b["throughput"]["fps"] > 0 and b["throughput"]["streams"] >= 1 and b["throughput"]["requests"] >= 1
-        assert b["threads"] == 2 and b["hw"] == [192, 320] and b["file_size_bytes"] > 0
-        assert b["system"]["cpu_model"] and b["system"]["versions"]["openvino"]
+        assert (base / v / "matches.npz").is_file()
+    # one interleaved benchmark for the whole shape: every variant timed in the same rounds
+    b = json.loads((base / "benchmark.json").read_text())
+    assert b["kind"] == "interleaved" and b["threads"] == 2 and b["hw"] == [192, 320] and b["node"]
+    assert b["system"]["cpu_model"] and b["system"]["versions"]["openvino"]
+    assert set(b["variants"]) == set(VARIANTS) and len(b["latency_run"]["orders"]) == 6
+    assert {tuple(sorted(o)) for o in b["latency_run"]["orders"]} == {tuple(sorted(VARIANTS))}
+    assert len({tuple(o) for o in b["latency_run"]["orders"]}) > 1  # the order changes between rounds
+    for v in VARIANTS:
+        bv = b["variants"][v]
+        lat = bv["latency"]
+        assert lat["min_ms"] <= lat["p50_ms"] <= lat["p90_ms"] <= lat["p99_ms"] and len(lat["round_medians_ms"]) == 6
+        assert bv["throughput"]["fps"] > 0 and bv["file_size_bytes"] > 0
         expected = "bf16" if v == "openvino-fp32@bf16" and b["system"]["cpu_flags"].get("avx512_bf16") else "f32"
-        assert b["inference_precision"] == expected, (v, b["inference_precision"])
+        assert bv["inference_precision"] == expected, (v, bv["inference_precision"])
+    ratios = b["ratios"]["latency"]
+    assert set(ratios["speedup_over_baseline"]) == set(VARIANTS) - {"openvino-fp32"}
+    assert "openvino-int8 over ultralytics-int8" in ratios["pairs"]
     # torch, onnxruntime and true-f32 OpenVINO run the same weights: same accuracy, near-identical raw outputs
     ref = json.loads((base / "openvino-fp32/metrics.json").read_text())
     for v in ("torch", "onnxruntime"):
@@ -118,34 +139,45 @@ def test_summary_has_a_row_per_variant(run):
         rows = list(csv.DictReader(f))
     assert [r["variant"] for r in rows] == VARIANTS
     assert {"mAP50", "mAP50_95", "mAP50_95_drop", "latency_p50_ms", "latency_p99_ms", "fps", "speedup_vs_fp32",
-            "file_size_mb", "inference_precision", "threads"} <= set(rows[0])
+            "file_size_mb", "inference_precision", "threads", "mAP50_95_drop_ci_low", "mAP50_95_drop_ci_high",
+            "speedup_ci_low", "speedup_ci_high", "calibration_images", "shape_reason", "verdict"} <= set(rows[0])
     fp32 = next(r for r in rows if r["variant"] == "openvino-fp32")
     assert float(fp32["speedup_vs_fp32"]) == 1.0 and float(fp32["mAP50_95_drop"]) == 0.0
-    for name in ("latency_vs_map", "speedup", "size", "map"):
+    assert float(fp32["mAP50_95_drop_ci_low"]) == float(fp32["mAP50_95_drop_ci_high"]) == 0.0
+    for r in rows:
+        assert float(r["speedup_ci_low"]) <= float(r["speedup_vs_fp32"]) <= float(r["speedup_ci_high"])
+        assert float(r["mAP50_95_drop_ci_low"]) <= float(r["mAP50_95_drop"]) <= float(r["mAP50_95_drop_ci_high"])
+        assert r["calibration_images"] == "12" and "360x640" in r["shape_reason"] and r["ir_precision"]
+    assert sum(r["verdict"] == "winner" for r in rows) == 1
+    verdict = (wd / "results/verdict.md").read_text()
+    assert "## demo @ 192x320" in verdict and "Recommend " in verdict
+    assert verdict.strip() in proc_text(run)  # printed at the end of the run
+    for name in ("latency_vs_map", "speedup", "rounds", "size", "map"):
         assert (wd / f"results/plots/{name}.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_benchmarks_never_overlap_other_jobs(run):
     wd, _ = run
     spans = job_intervals(wd)
-    bench = {k: v for k, v in spans.items() if "benchmark_" in k}
-    assert len(bench) == len(VARIANTS) and len(spans) > len(bench)
+    bench = {k: v for k, v in spans.items() if k.endswith("benchmark.log")}
+    assert len(bench) == 1 and len(spans) > len(bench)
     for name, (b0, b1) in bench.items():
         for other, (o0, o1) in spans.items():
             if other != name:
                 assert o1 <= b0 or o0 >= b1, f"{other} overlapped {name}"
 
 
-def test_html_report_contains_the_plots(run):
-    wd, _ = run
+def test_html_report_contains_the_plots(run, tmp_path):
+    wd = copy_of(run, tmp_path)
     snakemake(wd, "--report", "report.html")
     html = (wd / "report.html").read_text(errors="replace")
-    for name in ("latency_vs_map.png", "speedup.png", "size.png", "map.png", "summary.csv"):
+    for name in ("latency_vs_map.png", "speedup.png", "rounds.png", "size.png", "map.png", "summary.csv", "verdict.md"):
         assert name in html
+    assert "This is the first thing to read" in html  # the report opens on the verdict
 
 
-def test_calibration_size_reruns_only_calibration_and_quantize(run):
-    wd, _ = run
+def test_calibration_size_reruns_only_calibration_and_quantize(run, tmp_path):
+    wd = copy_of(run, tmp_path)
     cfg = copy.deepcopy(TINY)
     cfg["calibration"]["size"] = 10
     jobs = planned_jobs(snakemake(wd, "-n", config=cfg))
@@ -158,25 +190,25 @@ def test_calibration_size_reruns_only_calibration_and_quantize(run):
     assert {p: p.stat().st_mtime_ns for p in before} == before
     assert np.load(base / "calibration/images.npy", mmap_mode="r").shape[0] == 10
     assert planned_jobs(snakemake(wd, "-n", config=cfg)) == {}
-    CURRENT["config"] = cfg
 
 
 @pytest.mark.parametrize(
     "section, key, value, expected",
     [
-        ("benchmark", "min_iterations", 6, {"benchmark": 7, "summarize": 1, "all": 1}),
+        ("benchmark", "rounds", 7, {"benchmark": 1, "summarize": 1, "all": 1}),
         ("evaluation", "iou", 0.6, {"validate": 7, "summarize": 1, "all": 1}),
+        ("evaluation", "max_drop", 0.02, {"summarize": 1, "all": 1}),
         ("quantization", "preset", "performance", {"quantize": 1, "validate": 1, "benchmark": 1, "summarize": 1, "all": 1}),
     ],
 )
-def test_each_setting_reruns_only_what_it_affects(run, section, key, value, expected):
-    wd, _ = run
-    cfg = copy.deepcopy(CURRENT["config"])
+def test_each_setting_reruns_only_what_it_affects(run, tmp_path, section, key, value, expected):
+    wd = copy_of(run, tmp_path)
+    cfg = copy.deepcopy(TINY)
     cfg.setdefault(section, {})[key] = value
     assert planned_jobs(snakemake(wd, "-n", config=cfg)) == expected
 
 
-def test_sigkill_mid_quantize_leaves_nothing_trusted_and_rerun_completes(run):
+def test_sigkill_mid_quantize_leaves_nothing_trusted_and_rerun_completes(run, tmp_path):
     import os
     import signal
     import subprocess
@@ -185,8 +217,7 @@ def test_sigkill_mid_quantize_leaves_nothing_trusted_and_rerun_completes(run):
 
     from workflow_helpers import REPO
 
-    wd, _ = run
-    (wd / "config.yaml").write_text(yaml.safe_dump(CURRENT["config"]))
+    wd = copy_of(run, tmp_path)
     base = wd / "results/demo/192x320"
     log = wd / "results/logs/demo/192x320/quantize.log"
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(wd),
@@ -213,11 +244,11 @@ def test_sigkill_mid_quantize_leaves_nothing_trusted_and_rerun_completes(run):
     assert planned_jobs(snakemake(wd, "-n")) == {}
 
 
-def test_a_cores_1_rerun_reproduces_the_cores_8_results(run):
+def test_a_cores_1_rerun_reproduces_the_cores_8_results(run, tmp_path):
     """Same numbers whether jobs ran side by side (--cores 8 on 2 cores) or one at a time (apart from timings)."""
     import hashlib
 
-    wd, _ = run
+    wd = copy_of(run, tmp_path)
     base = wd / "results/demo/192x320"
 
     def snapshot():
@@ -227,17 +258,16 @@ def test_a_cores_1_rerun_reproduces_the_cores_8_results(run):
         return metrics, blobs
 
     before = snapshot()
-    (wd / "config.yaml").write_text(yaml.safe_dump(CURRENT["config"]))
     snakemake(wd, "--cores", "1", "--forcerun", "export_onnx", "calibration")
     assert snapshot() == before
 
 
-def test_a_new_imgsz_adds_a_tree_and_keeps_the_old_one(run):
+def test_a_new_imgsz_adds_a_tree_and_keeps_the_old_one(run, tmp_path):
     """imgsz as a list: one results/{model}/{h}x{w}/ tree per shape; the summary compares them side by side."""
     import csv
 
-    wd, _ = run
-    cfg = copy.deepcopy(CURRENT["config"])
+    wd = copy_of(run, tmp_path)
+    cfg = copy.deepcopy(TINY)
     cfg["models"]["demo"]["imgsz"] = [[192, 320], 320]
     cfg.setdefault("evaluation", {})["variants"] = ["openvino-fp32", "openvino-int8"]
     old = wd / "results/demo/192x320"
@@ -261,3 +291,37 @@ def test_bad_config_is_one_line_before_any_job(tmp_path):
     lines = [l for l in (proc.stdout + proc.stderr).splitlines() if "calibration.sise" in l]
     assert lines and lines[0].startswith("ERROR: config error: unknown key 'calibration.sise'")
     assert not (tmp_path / "results").exists()
+
+
+def test_your_own_configfile_runs_only_your_models(run, tmp_path):
+    """`--configfile mine.yaml` is the whole config: config.yaml's demo model is neither trained nor measured; a
+    dry run lists every model's discovery; the banner's report command names the user's config file."""
+    import shutil
+
+    demo = run[0] / "results/_demo"
+    user = tmp_path / "user"
+    shutil.copytree(demo / "run", user / "runs/detect/train")  # a user's training run and data set, elsewhere
+    shutil.copytree(demo / "dataset", user / "data")
+    wd = tmp_path / "wf"
+    wd.mkdir()
+    mine = {
+        "models": {
+            "mine": {"source": str(user / "runs/detect/train"), "data": str(user / "data/data.yaml"), "trust_checkpoint": True},
+            "mine-square": {"source": str(user / "runs/detect/train"), "data": str(user / "data/data.yaml"),
+                            "trust_checkpoint": True, "square": True},
+        },
+        "calibration": {"size": 8},
+        "evaluation": {"variants": ["openvino-fp32", "openvino-int8"]},
+        "benchmark": TINY["benchmark"],
+    }
+    dry = planned_jobs(snakemake(wd, "-n", config=mine))
+    assert dry.get("identify_source") == 2 and dry.get("discover_shape") == 2, dry
+    assert "demo_train" not in dry and "demo_dataset" not in dry
+    proc = snakemake(wd, "--cores", "2", config=mine)
+    assert sorted(p.name for p in (wd / "results").iterdir() if p.is_dir() and p.name != "logs") == ["mine", "mine-square", "plots"]
+    import csv
+
+    with open(wd / "results/summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted({(r["model"], r["shape"]) for r in rows}) == [("mine", "192x320"), ("mine-square", "320x320")]
+    assert f"snakemake --report report.html --configfile {wd / 'config.yaml'}" in proc.stdout + proc.stderr

@@ -24,7 +24,7 @@ TINY = {
     "models": {"demo": {"source": "demo", "data": "demo", "trust_checkpoint": True}},
     "calibration": {"size": 12},
     "demo": {"train_images": 16, "val_images": 6, "train": {"epochs": 2, "batch": 8}},
-    "benchmark": {"warmup": 1, "min_iterations": 5, "min_seconds": 0.05, "throughput_seconds": 0.1, "images": 4},
+    "benchmark": {"warmup": 1, "rounds": 6, "seconds_per_round": 0.02, "min_iterations_per_round": 2, "images": 4},
 }
 
 

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from ovyolo.errors import WorkflowError
 
-FAMILIES = ("ultralytics", "yolov5", "onnx")
 RUN_ARGS_FILES = ("args.yaml", "opt.yaml")  # Ultralytics, original YOLOv5
 
 

@@ -2,6 +2,7 @@ import json
 import sys
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import ovyolo  # noqa: E402  (sets the offline environment for this process and its jobs)
 from ovyolo import variants as _variants
@@ -119,7 +120,26 @@ def baseline_outputs(wildcards):
     return f"{RESULTS}/{wildcards.model}/{wildcards.h}x{wildcards.w}/{_variants.BASELINE}/outputs.npy"
 
 
-PLOTS = ["latency_vs_map", "speedup", "size", "map"]
+def variant_files(wildcards):
+    """Variant -> its model files, for every measured variant of the model at this {h}x{w}."""
+    out = {}
+    for v in variants_of(wildcards.model):
+        wc = SimpleNamespace(model=wildcards.model, h=wildcards.h, w=wildcards.w, variant=v)
+        out[v] = variant_inputs(wc)
+    return out
+
+
+def shape_model_files(wildcards):
+    """Every file the shape's benchmark runs, each once."""
+    return sorted({f for files in variant_files(wildcards).values() for f in files.values()})
+
+
+PLOTS = ["latency_vs_map", "speedup", "rounds", "size", "map"]
+
+
+def per_shape(name):
+    """A file of every model x shape, e.g. its benchmark.json."""
+    return [f"{RESULTS}/{model}/{h}x{w}/{name}" for model in config["models"] for h, w in shapes_of(model)]
 
 
 def measured(name):
@@ -158,6 +178,9 @@ def results_banner():
         if p.exists():
             for s in json.loads(p.read_text())["shapes"]:
                 lines.append(f"  {RESULTS}/{model}/{s['h']}x{s['w']}/  ({s['reason']})")
-    lines += [f"  {RESULTS}/summary.csv, {RESULTS}/plots/*.png",
+    verdict = Path(RESULTS) / "verdict.md"
+    if verdict.exists():
+        lines += ["", verdict.read_text().rstrip(), ""]
+    lines += [f"  {RESULTS}/verdict.md, {RESULTS}/summary.csv, {RESULTS}/plots/*.png",
               f"  HTML report: snakemake --report report.html{config_args()}"]
     return "\n".join(lines)

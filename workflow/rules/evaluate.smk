@@ -26,6 +26,7 @@ rule validate:
     output:
         metrics=f"{RESULTS}/{{model}}/{{h}}x{{w}}/{{variant}}/metrics.json",
         outputs=f"{RESULTS}/{{model}}/{{h}}x{{w}}/{{variant}}/outputs.npy",
+        matches=f"{RESULTS}/{{model}}/{{h}}x{{w}}/{{variant}}/matches.npz",
     params:
         conf=config["evaluation"]["conf"],
         iou=config["evaluation"]["iou"],
@@ -39,15 +40,17 @@ rule validate:
 
 
 rule benchmark:
+    """Every variant of one model x shape, timed interleaved in rounds in one process (a new INT8 re-times them all)."""
     input:
-        unpack(variant_inputs),
+        shape_model_files,
         data=data_yaml,
     output:
-        f"{RESULTS}/{{model}}/{{h}}x{{w}}/{{variant}}/benchmark.json",
+        f"{RESULTS}/{{model}}/{{h}}x{{w}}/benchmark.json",
     params:
         settings=canon(config["benchmark"]),
+        variant_files=variant_files,
     log:
-        f"{LOGS}/{{model}}/{{h}}x{{w}}/benchmark_{{variant}}.log",
+        f"{LOGS}/{{model}}/{{h}}x{{w}}/benchmark.log",
     threads: THREADS
     resources:
         # the default profile sets bench=100 in all and 1 per other job: a benchmark runs alone
@@ -61,38 +64,57 @@ rule benchmark:
 rule summarize:
     input:
         metrics=lambda wc: measured("metrics.json"),
-        benchmarks=lambda wc: measured("benchmark.json"),
+        matches=lambda wc: measured("matches.npz"),
+        benchmarks=lambda wc: per_shape("benchmark.json"),
+        shapes=lambda wc: discoveries(),
+        calibrations=lambda wc: per_shape("calibration/manifest.json"),
     output:
         csv=report(
             f"{RESULTS}/summary.csv",
             caption="../report/summary.rst",
-            category="Summary",
+            category="2. Summary",
             labels={"table": "all models, shapes and variants"},
         ),
+        verdict=report(
+            f"{RESULTS}/verdict.md",
+            caption="../report/verdict.rst",
+            category="1. Verdict",
+            labels={"verdict": "per model and shape"},
+        ),
+        verdict_json=f"{RESULTS}/verdict.json",
+        verdict_rst=f"{RESULTS}/report/verdict.rst",
         latency_vs_map=report(
             f"{RESULTS}/plots/latency_vs_map.png",
             caption="../report/latency_vs_map.rst",
-            category="Comparison plots",
+            category="3. Comparison plots",
             labels={"plot": "latency vs mAP50-95"},
         ),
         speedup=report(
             f"{RESULTS}/plots/speedup.png",
             caption="../report/speedup.rst",
-            category="Comparison plots",
+            category="3. Comparison plots",
             labels={"plot": "speed-up vs true f32"},
+        ),
+        rounds=report(
+            f"{RESULTS}/plots/rounds.png",
+            caption="../report/rounds.rst",
+            category="3. Comparison plots",
+            labels={"plot": "latency round by round"},
         ),
         size=report(
             f"{RESULTS}/plots/size.png",
             caption="../report/size.rst",
-            category="Comparison plots",
+            category="3. Comparison plots",
             labels={"plot": "model size"},
         ),
         map=report(
             f"{RESULTS}/plots/map.png",
             caption="../report/map.rst",
-            category="Comparison plots",
+            category="3. Comparison plots",
             labels={"plot": "mAP per variant"},
         ),
+    params:
+        evaluation=canon(config["evaluation"]),
     log:
         f"{LOGS}/summarize.log",
     threads: 1

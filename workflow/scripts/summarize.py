@@ -1,4 +1,4 @@
-"""results/summary.csv and the comparison plots."""
+"""results/summary.csv, the verdict and the comparison plots."""
 from pathlib import Path
 
 import ovyolo  # noqa: F401  (offline environment first)
@@ -7,9 +7,14 @@ from ovyolo.smk import run
 
 
 def main(smk):
-    table = summary.rows(list(zip(smk.input.metrics, smk.input.benchmarks)))
+    ev = smk.params.evaluation
+    table, verdicts = summary.build(list(smk.input.metrics), list(smk.input.matches), list(smk.input.benchmarks),
+                                    list(smk.input.shapes), list(smk.input.calibrations), max_drop=ev["max_drop"],
+                                    n_boot=ev["bootstrap"], seed=ev["seed"])
     summary.write_csv(table, smk.output.csv)
+    summary.write_verdict(verdicts, ev["max_drop"], smk.output.verdict, smk.output.verdict_json, smk.output.verdict_rst)
     summary.plot_all(table, Path(smk.output.map).parent)
+    print(Path(smk.output.verdict).read_text())
 
 
 run(snakemake, main)  # noqa: F821

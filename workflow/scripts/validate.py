@@ -8,7 +8,7 @@ def main(smk):
     validate_variant(smk.wildcards.model, smk.wildcards.variant, hw_of(smk.wildcards), model_files=dict(smk.input),
                      data_yaml=smk.input.data, meta_yaml=smk.input.meta, baseline=smk.input.baseline or None,
                      threads=smk.threads, conf=smk.params.conf, iou=smk.params.iou,
-                     out_metrics=smk.output.metrics, out_outputs=smk.output.outputs)
+                     out_metrics=smk.output.metrics, out_outputs=smk.output.outputs, out_matches=smk.output.matches)
 
 
 run(snakemake, main)  # noqa: F821
