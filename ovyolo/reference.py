@@ -14,7 +14,7 @@ def scratch_dataset(data_yaml: str | Path, out_dir: str | Path, splits: tuple[st
 
     Ultralytics writes ``labels.cache`` beside a split's label folder (and may rewrite a corrupt JPEG in place);
     with the symlinks both land in ``out_dir``, never in the user's data set. The first split also stands in for
-    ``val`` when it is not among ``splits`` (Ultralytics requires the key). Returns the yaml's path.
+    ``train`` / ``val`` when they are not among ``splits`` (Ultralytics requires the key). Returns the yaml's path.
     """
     import os
 
@@ -36,6 +36,7 @@ def scratch_dataset(data_yaml: str | Path, out_dir: str | Path, splits: tuple[st
             if lab.is_file():
                 os.symlink(lab.resolve(), labels / Path(name).with_suffix(".txt"))
         doc[split] = f"{split}/images"
+    doc.setdefault("train", doc[splits[0]])
     doc.setdefault("val", doc[splits[0]])
     (out_dir / "data.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     return out_dir / "data.yaml"
