@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 from pathlib import Path
 from typing import Callable
 
@@ -14,18 +15,26 @@ import numpy as np
 
 from ovyolo.errors import WorkflowError
 
+log = logging.getLogger(__name__)
+
 LAYOUTS = ("ultralytics", "yolov5")
 MAX_DET = 300
+MAX_NMS = 30000  # Ultralytics' cap on NMS candidates
+RAW_IMAGES = 32  # images whose raw outputs are kept for the agreement with the fp32 reference
+PROGRESS_SECONDS = 10.0
 
 
 def nms(raw: np.ndarray, layout: str, nc: int, conf: float = 0.001, iou: float = 0.7,
-        max_det: int = MAX_DET) -> np.ndarray:
-    """Decode one image's raw output and run class-aware NMS.
+        max_det: int = MAX_DET, multi_label: bool = True) -> np.ndarray:
+    """Decode one image's raw output and run class-aware NMS, as Ultralytics' ``non_max_suppression`` does for
+    ``yolo val`` (``multi_label=True``, conf 0.001, iou 0.7, max_det 300, at most 30000 candidates).
 
     ``layout`` "ultralytics": ``raw`` is ``(1, 4 + nc, N)`` (cx, cy, w, h, then per-class scores);
     "yolov5": ``(1, N, 5 + nc)`` (cx, cy, w, h, objectness, class probabilities; score = obj * cls).
-    Each box keeps its single best class; boxes with score <= ``conf`` are dropped. Returns an ``(M, 6)``
-    float32 array ``x1, y1, x2, y2, score, cls`` in network-input (canvas) pixels, best first, M <= max_det.
+    ``multi_label``: a box yields one candidate per class scoring above ``conf`` (Ultralytics' validator; only with
+    more than one class); otherwise each box keeps its single best class (Ultralytics' predictor). Candidates with
+    score <= ``conf`` are dropped. Returns an ``(M, 6)`` float32 array ``x1, y1, x2, y2, score, cls`` in
+    network-input (canvas) pixels, best first, M <= max_det.
     """
     import torch
     import torchvision
@@ -43,12 +52,20 @@ def nms(raw: np.ndarray, layout: str, nc: int, conf: float = 0.001, iou: float =
         boxes, scores = rows[:, :4], rows[:, 5:] * rows[:, 4:5]
     else:
         raise WorkflowError(f"unknown output layout '{layout}'; use one of {', '.join(LAYOUTS)}")
-    cls = scores.argmax(1)
-    best = scores[np.arange(len(scores)), cls]
-    keep = best > conf
-    boxes, best, cls = boxes[keep], best[keep], cls[keep]
+    if multi_label and nc > 1:
+        box_i, cls = np.nonzero(scores > conf)
+        best = scores[box_i, cls]
+        boxes = boxes[box_i]
+    else:
+        cls = scores.argmax(1)
+        best = scores[np.arange(len(scores)), cls]
+        keep = best > conf
+        boxes, best, cls = boxes[keep], best[keep], cls[keep]
     if not len(best):
         return np.zeros((0, 6), dtype=np.float32)
+    if len(best) > MAX_NMS:
+        top = np.argsort(-best, kind="stable")[:MAX_NMS]
+        boxes, best, cls = boxes[top], best[top], cls[top]
     xyxy = np.concatenate([boxes[:, :2] - boxes[:, 2:] / 2, boxes[:, :2] + boxes[:, 2:] / 2], axis=1)
     t_boxes, t_scores = torch.from_numpy(xyxy), torch.from_numpy(np.ascontiguousarray(best))
     idx = torchvision.ops.batched_nms(t_boxes, t_scores, torch.from_numpy(cls), iou)[:max_det].numpy()
@@ -117,6 +134,42 @@ def coco_eval(preds: list[np.ndarray], gts: list[np.ndarray], sizes: list[tuple[
     }
 
 
+def ultralytics_eval(preds: list[np.ndarray], gts: list[np.ndarray], names: list[str]) -> dict:
+    """mAP computed as ``yolo val`` computes it, on the same per-image lists :func:`coco_eval` takes.
+
+    Uses Ultralytics' own code: ``box_iou``, the validator's ``match_predictions`` (greedy, by confidence, per IoU
+    threshold 0.50:0.05:0.95) and ``ap_per_class`` (pooled over images, continuous 101-point interpolated area
+    under the precision envelope, classes with ground truth). Returns ``{"mAP50", "mAP50_95"}`` (None if no GT).
+    """
+    import torch
+    from types import SimpleNamespace
+
+    from ultralytics.engine.validator import BaseValidator
+    from ultralytics.utils.metrics import ap_per_class, box_iou
+
+    matcher = SimpleNamespace(iouv=torch.linspace(0.5, 0.95, 10))
+    tps, confs, pcls, tcls = [], [], [], []
+    for p, g in zip(preds, gts):
+        p = np.asarray(p, dtype=np.float32).reshape(-1, 6)
+        g = np.asarray(g, dtype=np.float32).reshape(-1, 5)
+        tcls.append(g[:, 0])
+        confs.append(p[:, 4])
+        pcls.append(p[:, 5])
+        if len(p) and len(g):
+            iou = box_iou(torch.from_numpy(g[:, 1:]), torch.from_numpy(p[:, :4]))
+            tps.append(BaseValidator.match_predictions(matcher, torch.from_numpy(p[:, 5]), torch.from_numpy(g[:, 0]),
+                                                       iou).numpy())
+        else:
+            tps.append(np.zeros((len(p), 10), dtype=bool))
+    target_cls = np.concatenate(tcls) if tcls else np.zeros(0)
+    if not len(target_cls):
+        return {"mAP50": None, "mAP50_95": None}
+    if not sum(len(c) for c in confs):
+        return {"mAP50": 0.0, "mAP50_95": 0.0}
+    ap = ap_per_class(np.concatenate(tps), np.concatenate(confs), np.concatenate(pcls), target_cls)[5]
+    return {"mAP50": float(ap[:, 0].mean()), "mAP50_95": float(ap.mean())}
+
+
 def gt_boxes(image_path: str | Path, hw_src: tuple[int, int]) -> np.ndarray:
     """An image's YOLO labels as ``(K, 5)`` ``cls, x1, y1, x2, y2`` in pixels of the ``hw_src`` = (h, w) image."""
     from ovyolo.data import read_labels
@@ -130,35 +183,87 @@ def gt_boxes(image_path: str | Path, hw_src: tuple[int, int]) -> np.ndarray:
     return out
 
 
+class Evaluation(tuple):
+    """What :func:`evaluate` returns: unpacks as ``(result, raw)`` (as before), and carries the per-image lists.
+
+    - ``result``: the metrics dict (see :func:`evaluate`).
+    - ``raw``: float32 ``(k, *raw.shape[1:])``, the raw outputs of the first ``k = min(raw_images, n)`` images read
+      (in the given order; only these are kept, for the agreement with the fp32 reference).
+    - ``preds``: list of n float32 ``(M_i, 6)`` ``x1, y1, x2, y2, score, cls``, original-image pixels, M_i <= 300.
+    - ``gts``: list of n float64 ``(K_i, 5)`` ``cls, x1, y1, x2, y2``, original-image pixels.
+    - ``sizes``: list of n ``(h, w)`` ints, the images as read (EXIF orientation applied).
+    - ``files``: list of n ``str`` paths, the images read (unreadable ones are left out of all four lists).
+
+    ``coco_eval(ev.preds, ev.gts, ev.sizes, names)`` reproduces ``result``'s COCO numbers exactly.
+    """
+
+    def __new__(cls, result: dict, raw: np.ndarray, preds: list, gts: list, sizes: list, files: list):
+        obj = super().__new__(cls, (result, raw))
+        obj.result, obj.raw, obj.preds, obj.gts, obj.sizes, obj.files = result, raw, preds, gts, sizes, files
+        return obj
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m{seconds % 60:02d}s" if seconds >= 3600 else \
+        f"{seconds // 60}m{seconds % 60:02d}s"
+
+
 def evaluate(predict: Callable[[np.ndarray], np.ndarray], images: list[Path], hw: tuple[int, int], names: list[str],
-             layout: str, conf: float = 0.001, iou: float = 0.7) -> tuple[dict, np.ndarray]:
+             layout: str, conf: float = 0.001, iou: float = 0.7, *, multi_label: bool = True,
+             raw_images: int = RAW_IMAGES, progress_seconds: float = PROGRESS_SECONDS) -> Evaluation:
     """Letterbox each image to ``hw``, run ``predict`` (1x3xHxW float32 -> raw batch-1 output), NMS, map boxes
     back to the original image and score against its labels with :func:`coco_eval`.
 
-    Returns the metrics (plus ``conf``, ``iou``, ``hw``, ``layout`` and ``skipped``, the count of unreadable
-    images) and the raw outputs stacked as float32 ``(n_read_images, *raw.shape[1:])``.
+    Streams: memory does not grow with the raw outputs of the split; only the per-image detections (after NMS) and
+    the raw outputs of the first ``raw_images`` images are kept. Progress (images done of total, rate, time left)
+    is logged at least every ``progress_seconds``.
+
+    Returns an :class:`Evaluation`, which unpacks as ``(result, raw)``. ``result`` holds the COCO metrics (primary:
+    ``mAP50``, ``mAP50_95``, ``per_class``, ``images``, ``instances``), ``ultralytics`` (the same detections scored as
+    ``yolo val`` scores them, :func:`ultralytics_eval`), and ``conf``, ``iou``, ``hw``, ``layout``, ``multi_label``,
+    ``skipped`` (unreadable images) and ``raw_images`` (how many images ``raw`` holds).
     """
+    import time
+
     from ovyolo.letterbox import load_letterboxed, to_tensor
 
-    preds, gts, sizes, raws, skipped = [], [], [], [], 0
-    for path in images:
+    preds, gts, sizes, files, raws, skipped = [], [], [], [], [], 0
+    total, t0 = len(images), time.perf_counter()
+    last = t0
+    for n, path in enumerate(images, start=1):
         try:
             canvas, geo = load_letterboxed(path, hw)
-        except ValueError:
+        except ValueError as exc:
+            log.warning("skipping unreadable val image: %s", exc)
             skipped += 1
             continue
         raw = np.asarray(predict(to_tensor(canvas)), dtype=np.float32)
-        det = nms(raw, layout, len(names), conf=conf, iou=iou)
+        det = nms(raw, layout, len(names), conf=conf, iou=iou, multi_label=multi_label)
         det[:, :4] = geo.boxes_to_source(det[:, :4])
         preds.append(det)
         gts.append(gt_boxes(path, (geo.src_h, geo.src_w)))
         sizes.append((geo.src_h, geo.src_w))
-        raws.append(raw)
-    if not raws:
+        files.append(str(path))
+        if len(raws) < raw_images:
+            raws.append(raw)
+        now = time.perf_counter()
+        if now - last >= progress_seconds:
+            rate = n / (now - t0)
+            log.info("validated %d/%d images (%.1f img/s), about %s left", n, total, rate,
+                     _duration((total - n) / rate))
+            last = now
+    if not preds:
         raise WorkflowError(f"none of the {len(images)} val images could be read; check the dataset's val split")
+    elapsed = time.perf_counter() - t0
+    log.info("validated %d/%d images in %s (%.1f img/s, %d unreadable)", len(preds), total, _duration(elapsed),
+             len(preds) / max(elapsed, 1e-9), skipped)
     result = coco_eval(preds, gts, sizes, names)
-    result.update({"conf": conf, "iou": iou, "hw": [int(hw[0]), int(hw[1])], "layout": layout, "skipped": skipped})
-    return result, np.concatenate(raws, axis=0).astype(np.float32, copy=False)
+    result.update({"ultralytics": ultralytics_eval(preds, gts, names), "conf": conf, "iou": iou,
+                   "hw": [int(hw[0]), int(hw[1])], "layout": layout, "multi_label": bool(multi_label),
+                   "skipped": skipped, "raw_images": len(raws)})
+    raw = np.concatenate(raws, axis=0).astype(np.float32, copy=False)
+    return Evaluation(result, raw, preds, gts, sizes, files)
 
 
 def agreement(raw: np.ndarray, ref: np.ndarray) -> dict:

@@ -1,8 +1,10 @@
 """Letterboxing: the single preprocessing shared by calibration, validation and benchmarking.
 
 An image of size H0 x W0 is scaled by ``r = min(h / H0, w / W0)`` (aspect ratio kept), resized to
-``round(H0 r) x round(W0 r)`` and padded evenly with grey (114) to exactly ``h x w``. The same geometry
-(scale and padding) maps predicted boxes back to the original image.
+``round(H0 r) x round(W0 r)`` with bilinear interpolation (``cv2.INTER_LINEAR``, as Ultralytics' ``LetterBox`` and
+its val loader do, for down- and upscaling alike) and padded evenly with grey (114) to exactly ``h x w``. The same
+geometry (scale and padding) maps predicted boxes back to the original image. Images are read as Ultralytics reads
+them (cv2, EXIF orientation applied).
 """
 from __future__ import annotations
 
@@ -70,24 +72,40 @@ def letterbox(image: np.ndarray, dst_hw: tuple[int, int]) -> tuple[np.ndarray, G
         raise ValueError(f"letterbox expects an HxWx3 image, got shape {tuple(image.shape)}")
     geo = geometry(image.shape[:2], dst_hw)
     if (geo.new_h, geo.new_w) != image.shape[:2]:
-        interp = cv2.INTER_AREA if geo.scale < 1 else cv2.INTER_LINEAR
-        image = cv2.resize(image, (geo.new_w, geo.new_h), interpolation=interp)
+        image = cv2.resize(image, (geo.new_w, geo.new_h), interpolation=cv2.INTER_LINEAR)
     canvas = np.full((geo.dst_h, geo.dst_w, 3), PAD_VALUE, dtype=np.uint8)
     canvas[geo.top : geo.top + geo.new_h, geo.left : geo.left + geo.new_w] = image
     return canvas, geo
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
-    """Read an image file as HxWx3 uint8 RGB.
+    """Read an image file as HxWx3 uint8 RGB, upright: as Ultralytics' ``imread`` does (cv2 decoding, which applies
+    the EXIF orientation), with Pillow (``exif_transpose``) for what cv2 cannot decode.
 
     Grayscale, RGBA and 16-bit images are converted (alpha dropped, 16-bit scaled to 8-bit); an unreadable
     file raises ``ValueError`` naming it.
     """
-    from PIL import Image
+    import cv2
+
+    try:
+        buf = np.fromfile(str(path), np.uint8)
+    except OSError as exc:
+        raise ValueError(f"cannot read image {path}: {type(exc).__name__}: {exc}") from exc
+    im = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
+    if im is not None:
+        if im.dtype == np.uint16:
+            im = (im >> 8).astype(np.uint8)
+        return np.ascontiguousarray(im[..., ::-1])
+    return _read_rgb_pil(path)
+
+
+def _read_rgb_pil(path: str | Path) -> np.ndarray:
+    from PIL import Image, ImageOps
 
     try:
         with Image.open(path) as im:
             im.load()
+            im = ImageOps.exif_transpose(im)
             if im.mode in ("I;16", "I;16B", "I;16L", "I"):
                 arr = np.asarray(im, dtype=np.float64)
                 top = 65535.0 if arr.max() > 255 else 255.0

@@ -1,0 +1,61 @@
+"""Parity with `yolo val`: the same weights, split and shape give the same mAP50-95 when scored the same way.
+
+Ultralytics' validator runs in-process (offline, plots=False) on a symlinked stand-in of the val split, so its
+labels.cache is not written into the data set.
+"""
+import pytest
+
+from trained_demo import trained_demo
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return trained_demo(tmp_path_factory)
+
+
+def _yolo_val(weights, data_yaml, tmp_path, **kw):
+    from ultralytics import YOLO
+
+    from ovyolo.reference import scratch_dataset
+
+    yaml_copy = scratch_dataset(data_yaml, tmp_path / "valdata", splits=("val",))
+    m = YOLO(str(weights)).val(data=str(yaml_copy), split="val", imgsz=320, device="cpu", workers=0, plots=False,
+                               verbose=False, save_json=False, project=str(tmp_path / "runs"), name="val", **kw)
+    return {"mAP50": float(m.box.map50), "mAP50_95": float(m.box.map)}
+
+
+def _ours(demo, hw, **kw):
+    from ovyolo.data import load_dataset
+    from ovyolo.evaluate import evaluate
+    from ovyolo.runtimes import make_runner
+
+    ds = load_dataset(demo["data"])
+    runner = make_runner("torch", weights=demo["weights"], threads=2, hw=hw, trusted=True)
+    return evaluate(runner.infer, ds.images("val"), hw, ds.names, "ultralytics", **kw)
+
+
+# rect=False: every image letterboxed to 320x320; rect=True (yolo val's default): 360x640 frames at imgsz 320 go
+# to 224x320 (Ultralytics pads each batch shape by half a stride), not the 192x320 we deploy at.
+@pytest.mark.parametrize("rect, hw", [(False, (320, 320)), (True, (224, 320))])
+def test_torch_map_matches_yolo_val_scored_the_same_way(demo, tmp_path, rect, hw):
+    theirs = _yolo_val(demo["weights"], demo["data"], tmp_path, rect=rect)
+    ours = _ours(demo, hw)
+    assert theirs["mAP50_95"] > 0.2, theirs  # a model that detects something, or the comparison proves nothing
+    assert ours.result["ultralytics"]["mAP50_95"] == pytest.approx(theirs["mAP50_95"], abs=0.005)
+    assert ours.result["ultralytics"]["mAP50"] == pytest.approx(theirs["mAP50"], abs=0.005)
+    # and the COCO number (our primary) on the very same detections stays close to it
+    assert ours.result["mAP50_95"] == pytest.approx(theirs["mAP50_95"], abs=0.03)
+
+
+def test_evaluation_exposes_the_per_image_lists_coco_eval_consumes(demo):
+    from ovyolo.evaluate import coco_eval
+
+    ev = _ours(demo, (192, 320), raw_images=4)
+    result, raw = ev  # still unpacks as before
+    assert raw.shape[0] == 4 and result["raw_images"] == 4
+    n = result["images"]
+    assert len(ev.preds) == len(ev.gts) == len(ev.sizes) == len(ev.files) == n
+    assert all(p.shape[1] == 6 and len(p) <= 300 for p in ev.preds) and all(g.shape[1] == 5 for g in ev.gts)
+    assert set(ev.sizes) == {(360, 640)}
+    again = coco_eval(ev.preds, ev.gts, ev.sizes, ["circle", "square", "triangle"])
+    assert again["mAP50_95"] == result["mAP50_95"]
