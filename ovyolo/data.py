@@ -1,4 +1,4 @@
-"""YOLO-format datasets: reading a ``data.yaml`` and generating the embedded synthetic demo set."""
+"""YOLO-format datasets: reading a ``data.yaml``, its images and labels, the way Ultralytics reads them."""
 from __future__ import annotations
 
 import logging
@@ -234,77 +234,3 @@ def dominant_size(sizes: list[tuple[int, int]]) -> tuple[tuple[int, int], float]
 
 
 # --------------------------------------------------------------------------- synthetic demo data
-
-SHAPES = ("circle", "square", "triangle")
-
-
-def _draw(rng: np.random.Generator, h: int, w: int, n_classes: int, max_objects: int):
-    import cv2
-
-    # Smooth noisy background with a random tint, so the network must look at shape, not just colour.
-    # A soft random texture on a dark background, so the shapes stand out but are not trivially flat.
-    base = rng.integers(20, 90, size=3)
-    noise = rng.normal(0, 12, size=(h // 16, w // 16, 3))
-    bg = cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC) + base
-    img = np.clip(bg + rng.normal(0, 4, size=(h, w, 3)), 0, 255).astype(np.uint8)
-    labels = []
-    boxes: list[tuple[float, float, float, float]] = []
-    for _ in range(int(rng.integers(1, max_objects + 1))):
-        cls = int(rng.integers(0, n_classes))
-        size = int(rng.integers(min(h, w) // 6, min(h, w) // 3))
-        for _try in range(20):
-            x0 = int(rng.integers(0, w - size))
-            y0 = int(rng.integers(0, h - size))
-            box = (x0, y0, x0 + size, y0 + size)
-            if all(box[2] <= b[0] or box[0] >= b[2] or box[3] <= b[1] or box[1] >= b[3] for b in boxes):
-                break
-        else:
-            continue
-        boxes.append(box)
-        colour = tuple(int(c) for c in rng.integers(150, 256, size=3))
-        kind = SHAPES[cls % len(SHAPES)]
-        if kind == "circle":
-            cv2.circle(img, (x0 + size // 2, y0 + size // 2), size // 2, colour, -1, cv2.LINE_AA)
-        elif kind == "square":
-            cv2.rectangle(img, (x0, y0), (x0 + size - 1, y0 + size - 1), colour, -1)
-        else:
-            pts = np.array([[x0 + size // 2, y0], [x0, y0 + size - 1], [x0 + size - 1, y0 + size - 1]], np.int32)
-            cv2.fillPoly(img, [pts], colour, cv2.LINE_AA)
-        labels.append((cls, (x0 + size / 2) / w, (y0 + size / 2) / h, size / w, size / h))
-    return img, labels
-
-
-def generate_demo_dataset(
-    out_dir: str | Path,
-    *,
-    seed: int = 0,
-    n_train: int = 64,
-    n_val: int = 32,
-    frame_hw: tuple[int, int] = (360, 640),
-    names: tuple[str, ...] = SHAPES,
-    max_objects: int = 4,
-) -> Path:
-    """Write a deterministic YOLO dataset (``images/{train,val}``, ``labels/...``, ``data.yaml``).
-
-    Train and val images come from one seeded stream, so they never repeat each other. Returns the yaml path.
-    """
-    import cv2
-
-    out = Path(out_dir)
-    rng = np.random.default_rng(seed)
-    h, w = frame_hw
-    for split, count in (("train", n_train), ("val", n_val)):
-        (out / "images" / split).mkdir(parents=True, exist_ok=True)
-        (out / "labels" / split).mkdir(parents=True, exist_ok=True)
-        for i in range(count):
-            img, labels = _draw(rng, h, w, len(names), max_objects)
-            stem = f"{split}_{i:05d}"
-            cv2.imwrite(str(out / "images" / split / f"{stem}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-            (out / "labels" / split / f"{stem}.txt").write_text(
-                "".join(f"{c} {x:.6f} {y:.6f} {bw:.6f} {bh:.6f}\n" for c, x, y, bw, bh in labels)
-            )
-    data_yaml = out / "data.yaml"
-    data_yaml.write_text(
-        yaml.safe_dump({"train": "images/train", "val": "images/val", "names": list(names)}, sort_keys=False)
-    )
-    return data_yaml

@@ -28,7 +28,7 @@ def make_ultralytics_run(run_dir: Path, *, nc: int = 3, imgsz: int = 320, names=
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory) -> Path:
     """A small generated 360x640 data set (16 train, 6 val images)."""
-    from ovyolo.data import generate_demo_dataset
+    from ovyolo.demo import generate_demo_dataset
 
     return generate_demo_dataset(tmp_path_factory.mktemp("data"), n_train=16, n_val=6)
 

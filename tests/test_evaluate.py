@@ -119,7 +119,8 @@ HW = (192, 320)
 
 @pytest.fixture(scope="module")
 def val_images(tmp_path_factory):
-    from ovyolo.data import generate_demo_dataset, load_dataset
+    from ovyolo.data import load_dataset
+    from ovyolo.demo import generate_demo_dataset
 
     ds = load_dataset(generate_demo_dataset(tmp_path_factory.mktemp("evaldata"), n_train=0, n_val=5))
     return ds.images("val")

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import make_ultralytics_run
 from ovyolo.convert import ir_input_shape
-from ovyolo.data import generate_demo_dataset
+from ovyolo.demo import generate_demo_dataset
 from ovyolo.quantize import count_quantized_ops
 from yolov5_runs import make_yolov5_run
 from workflow_helpers import REPO, planned_jobs, snakemake

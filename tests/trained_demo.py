@@ -15,8 +15,8 @@ N_TRAIN, N_VAL, EPOCHS = 64, 32, 30
 
 
 def trained_demo(tmp_path_factory) -> dict:
-    from ovyolo.data import generate_demo_dataset
-    from ovyolo.train import train_demo
+    from ovyolo.demo import generate_demo_dataset
+    from ovyolo.demo import train_demo
 
     root = Path(os.environ.get("OVYOLO_TRAINED_DEMO_DIR") or Path(tmp_path_factory.getbasetemp()) / "trained_demo")
     root.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import ovyolo  # noqa: F401  (offline environment first)
 from ovyolo.atomic import atomic_dir
-from ovyolo.data import generate_demo_dataset
+from ovyolo.demo import generate_demo_dataset
 from ovyolo.smk import run
 
 

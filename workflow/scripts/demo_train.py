@@ -4,7 +4,7 @@ from pathlib import Path
 
 import ovyolo  # noqa: F401  (offline environment first)
 from ovyolo.smk import run
-from ovyolo.train import best_map50, train_demo
+from ovyolo.demo import best_map50, train_demo
 
 
 def main(smk):
