@@ -512,9 +512,12 @@ def verdict(rows: Sequence[dict], max_drop: float = 0.01, baseline: str = "openv
             reason = f"slower: speed-up {_fmt_speed(sp)} vs {_fmt_speed(by['row']['speedup'])} ({by['row']['variant']})"
         else:
             w = winner["row"]
+            if w["drop"]["mAP50_95"] < r["drop"]["mAP50_95"]:
+                why = f"{w['variant']} has the smaller mAP50-95 drop ({_fmt_drop(w['drop'])} vs {_fmt_drop(r['drop'])})"
+            else:
+                why = f"the same mAP50-95 drop ({_fmt_drop(r['drop'])}); {w['variant']} has the higher median speed-up"
             reason = (f"no measurable difference in speed from {w['variant']} ({_fmt_speed(sp)} vs "
-                      f"{_fmt_speed(w['speedup'])}), and {w['variant']} has the smaller mAP50-95 drop "
-                      f"({_fmt_drop(w['drop'])} vs {_fmt_drop(r['drop'])})")
+                      f"{_fmt_speed(w['speedup'])}), and {why}")
         out_rows.append({"variant": r["variant"], "label": r.get("label", r["variant"]),
                          "status": "winner" if x is winner else "lost", "acceptable": x["acceptable"],
                          "faster": x["faster"], "reason": reason})
