@@ -79,14 +79,14 @@ def _ap(precision: np.ndarray) -> tuple[float | None, float | None]:
     return float(precision[0].mean()), float(precision.mean())
 
 
-def coco_eval(preds: list[np.ndarray], gts: list[np.ndarray], sizes: list[tuple[int, int]],
-              names: list[str]) -> dict:
-    """COCO bbox mAP (pycocotools COCOeval, 101-point interpolation, IoU 0.50:0.05:0.95, all areas).
+def cocoeval(preds: list[np.ndarray], gts: list[np.ndarray], sizes: list[tuple[int, int]], names: list[str]):
+    """pycocotools' ``COCOeval`` (bbox, up to :data:`MAX_DET` detections per image, area range 'all') with
+    ``evaluate()`` run on our per-image lists; ``(ev, gt_counts)``, ``ev`` None when there is nothing to match.
 
     ``preds[i]``: ``(M, 6)`` ``x1, y1, x2, y2, score, cls``; ``gts[i]``: ``(K, 5)`` ``cls, x1, y1, x2, y2``; both in
-    original-image pixels; ``sizes[i]`` = (h, w). Up to :data:`MAX_DET` detections per image are scored (the
-    NMS cap, not COCO's 100). Overall mAP is the mean over classes that have ground truth (None if none has);
-    per-class values are None for classes without ground truth.
+    original-image pixels; ``sizes[i]`` = (h, w). Image ``i`` gets id ``i + 1``, class ``c`` category ``c + 1``.
+    ``gt_counts[k]``: ground-truth boxes of class ``k``. The one place the COCO data set is built
+    (:func:`coco_eval` and :func:`ovyolo.stats.matches_from_preds` both start here).
     """
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
@@ -106,18 +106,33 @@ def coco_eval(preds: list[np.ndarray], gts: list[np.ndarray], sizes: list[tuple[
     n_classes = len(names)
     gt_cls = np.asarray([a["category_id"] - 1 for a in anns], dtype=int)
     counts = np.bincount(gt_cls[(gt_cls >= 0) & (gt_cls < n_classes)], minlength=n_classes)
+    if not (dets and anns):
+        return None, counts
+    gt = COCO()
+    gt.dataset = {"images": images, "annotations": anns,
+                  "categories": [{"id": k + 1, "name": n} for k, n in enumerate(names)]}
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt.createIndex()
+        ev = COCOeval(gt, gt.loadRes(dets), "bbox")
+        ev.params.maxDets = [MAX_DET]
+        ev.params.areaRng, ev.params.areaRngLbl = [[0.0, 1e10]], ["all"]
+        ev.evaluate()
+    return ev, counts
+
+
+def coco_eval(preds: list[np.ndarray], gts: list[np.ndarray], sizes: list[tuple[int, int]],
+              names: list[str]) -> dict:
+    """COCO bbox mAP (pycocotools COCOeval, 101-point interpolation, IoU 0.50:0.05:0.95, all areas) of the lists
+    :func:`cocoeval` takes. Up to :data:`MAX_DET` detections per image are scored (the NMS cap, not COCO's 100).
+    Overall mAP is the mean over classes that have ground truth (None if none has); per-class values are None for
+    classes without ground truth.
+    """
+    n_classes = len(names)
+    ev, counts = cocoeval(preds, gts, sizes, names)
     # precision[T=10, R=101, K] as COCOeval.accumulate lays it out; -1 where a class has no GT
     precision = np.where(counts > 0, 0.0, -1.0)[None, None, :].repeat(10, 0).repeat(101, 1)
-    if dets and anns:
-        gt = COCO()
-        gt.dataset = {"images": images, "annotations": anns,
-                      "categories": [{"id": k + 1, "name": n} for k, n in enumerate(names)]}
+    if ev is not None:
         with contextlib.redirect_stdout(io.StringIO()):
-            gt.createIndex()
-            ev = COCOeval(gt, gt.loadRes(dets), "bbox")
-            ev.params.maxDets = [MAX_DET]
-            ev.params.areaRng, ev.params.areaRngLbl = [[0.0, 1e10]], ["all"]
-            ev.evaluate()
             ev.accumulate()
         precision = ev.eval["precision"][:, :, :n_classes, 0, -1]
     per_class = {}
@@ -129,8 +144,8 @@ def coco_eval(preds: list[np.ndarray], gts: list[np.ndarray], sizes: list[tuple[
         "mAP50": float(valid[0].mean()) if valid.size else None,
         "mAP50_95": float(valid.mean()) if valid.size else None,
         "per_class": per_class,
-        "images": len(images),
-        "instances": len(anns),
+        "images": len(preds),
+        "instances": int(sum(len(np.asarray(g).reshape(-1, 5)) for g in gts)),
     }
 
 

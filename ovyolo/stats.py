@@ -44,16 +44,12 @@ Verdict
 """
 from __future__ import annotations
 
-import contextlib
-import io
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 from ovyolo.errors import WorkflowError
-from ovyolo.evaluate import MAX_DET
 
 IOU_THRS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)  # as COCOeval.Params
 REC_THRS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)  # as COCOeval.Params
@@ -141,34 +137,13 @@ def matches_from_preds(preds: list[np.ndarray], gts: list[np.ndarray], sizes: li
     ``range(len(names))`` are not scored (as in coco_eval). Cost: one COCOeval.evaluate (seconds for thousands
     of images); every later mAP / bootstrap works on the returned arrays.
     """
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
+    from ovyolo.evaluate import cocoeval
 
-    if not (len(preds) == len(gts) == len(sizes)):
-        raise WorkflowError(
-            f"matches_from_preds needs one entry per image: {len(preds)} preds, {len(gts)} gts, {len(sizes)} sizes"
-        )
     n_img, n_cls = len(preds), len(names)
-    images, anns, dets = [], [], []
-    for i, (p, g, (h, w)) in enumerate(zip(preds, gts, sizes), start=1):  # built exactly as coco_eval does
-        images.append({"id": i, "height": int(h), "width": int(w)})
-        for c, x1, y1, x2, y2 in np.asarray(g, dtype=np.float64).reshape(-1, 5):
-            anns.append({"id": len(anns) + 1, "image_id": i, "category_id": int(c) + 1, "iscrowd": 0,
-                         "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1)})
-        for x1, y1, x2, y2, s, c in np.asarray(p, dtype=np.float64).reshape(-1, 6):
-            dets.append({"image_id": i, "category_id": int(c) + 1, "score": s, "bbox": [x1, y1, x2 - x1, y2 - y1]})
+    ev, _ = cocoeval(preds, gts, sizes, list(names))
     gt_count = _gt_counts_numpy(gts, n_cls)
-    if not (dets and anns):  # coco_eval skips COCOeval here too: nothing can match
+    if ev is None:  # coco_eval skips accumulate here too: nothing can match
         return Matches(n_img, gt_count, tuple(_empty_class() for _ in range(n_cls)))
-    gt = COCO()
-    gt.dataset = {"images": images, "annotations": anns,
-                  "categories": [{"id": k + 1, "name": n} for k, n in enumerate(names)]}
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt.createIndex()
-        ev = COCOeval(gt, gt.loadRes(dets), "bbox")
-        ev.params.maxDets = [MAX_DET]
-        ev.params.areaRng, ev.params.areaRngLbl = [[0.0, 1e10]], ["all"]
-        ev.evaluate()
     return matches_from_cocoeval(ev, n_cls)
 
 

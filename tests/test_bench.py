@@ -131,6 +131,48 @@ def test_interleaved_run_of_four_variants_records_what_ran(tiny):
     assert set(res["ratios"]["latency"]["speedup_over_baseline"]) == set(runs) - {"openvino-fp32"}
 
 
+def test_torch_matches_onnxruntime_and_benchmarks(yolo):
+    x = load_inputs(yolo["images"], YOLO_HW)[0]
+    rt = make_runner("torch", source=yolo["source"], threads=1, precision_hint=None, hw=YOLO_HW)
+    ro = make_runner("onnxruntime", onnx=yolo["onnx"], threads=1, precision_hint=None, hw=YOLO_HW)
+    assert rt.properties["threads"] == 1 and rt.properties["inference_precision"] == "f32"
+    a, b = rt.infer(x), ro.infer(x)
+    n = sum((YOLO_HW[0] // s) * (YOLO_HW[1] // s) for s in (8, 16, 32))
+    assert a.shape == b.shape == (1, 4 + 3, n)
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
+
+    res = run_interleaved({"torch": {"source": yolo["source"]}, "onnxruntime": {"onnx": yolo["onnx"]}},
+                          yolo["images"], YOLO_HW, 1, {**FAST, "baseline": "onnxruntime"})
+    json.dumps(res)
+    assert res["variants"]["torch"]["inference_precision"] == "f32"
+    _check_variant(res, "torch", openvino=False)
+    assert set(res["ratios"]["latency"]["speedup_over_baseline"]) == {"torch"}
+
+
+def test_torch_checkpoint_needs_trust(yolo):
+    with pytest.raises(WorkflowError, match="trust_checkpoint"):
+        make_runner("torch", source=dataclasses.replace(yolo["source"], trusted=False), threads=1, precision_hint=None)
+
+
+def test_shape_mismatch_names_both_shapes(tiny, yolo):
+    r = make_runner("openvino-fp32", xml=tiny["fp32"], threads=1, precision_hint=None)
+    with pytest.raises(ShapeMismatchError) as exc:
+        r.infer(np.zeros((1, 3, 64, 32), np.float32))
+    assert "[1, 3, 32, 64]" in str(exc.value) and "[1, 3, 64, 32]" in str(exc.value)
+
+    with pytest.raises(ShapeMismatchError) as exc:
+        make_runner("onnxruntime", onnx=tiny["onnx"], threads=1, precision_hint=None, hw=(64, 64))
+    assert "[1, 3, 32, 64]" in str(exc.value) and "[1, 3, 64, 64]" in str(exc.value)
+
+    rt = make_runner("torch", source=yolo["source"], threads=1, precision_hint=None, hw=YOLO_HW)
+    with pytest.raises(ShapeMismatchError) as exc:
+        rt.infer(np.zeros((1, 3, 96, 64), np.float32))
+    assert "[1, 3, 64, 96]" in str(exc.value) and "[1, 3, 96, 64]" in str(exc.value)
+
+    with pytest.raises(ShapeMismatchError):  # images letterboxed to another size never reach timing
+        run_interleaved({"openvino-fp32": {"xml": tiny["fp32"]}}, tiny["images"], (64, 64), 1, FAST)
+
+
 def test_bad_requests_are_workflow_errors(tiny):
     with pytest.raises(WorkflowError, match="unknown variant .tensorrt"):
         make_runner("tensorrt", onnx=tiny["onnx"], threads=1, precision_hint=None)
