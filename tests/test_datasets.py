@@ -5,7 +5,6 @@ import os
 
 import numpy as np
 import pytest
-import yaml
 from PIL import Image
 
 from ovyolo.data import image_sizes, label_path, load_dataset, read_labels

@@ -1,6 +1,6 @@
 """A tiny demo detector trained once per test session (shared by test_datasets.py and test_parity.py).
 
-Trained exactly as the workflow's default demo (ovyolo.train.train_demo on ovyolo.data.generate_demo_dataset: 64 train,
+Trained exactly as the workflow's default demo (ovyolo.demo.train_demo on ovyolo.demo.generate_demo_dataset: 64 train,
 32 val images, 30 epochs; about 140 s on 2 idle cores). Shorter schedules were measured to score mAP 0 (the first
 11 epochs of this one do), which would make every accuracy comparison vacuous. The first caller trains it under pytest's base temp dir; later callers,
 in any test module of the session, reuse it. Set OVYOLO_TRAINED_DEMO_DIR to keep it across sessions.
