@@ -82,7 +82,7 @@ def _copy_ir(ir_dir: Path, dest: Path, meta: dict) -> bool:
 
 
 def build_bundle(ir_dir: str | Path, out_dir: str | Path, hw: tuple[int, int], precision: str,
-                 provenance_params: dict | None = None) -> dict:
+                 provenance_params: dict | None = None, workflow_dir: str | Path | None = None) -> dict:
     """Package the IR folder ``ir_dir`` (model.xml/.bin + our metadata.yaml) as ``out_dir`` (atomically).
 
     Checks the IR input is 1 x 3 x h x w first. Returns the manifest written to ``bundle.json``.
@@ -122,7 +122,7 @@ def build_bundle(ir_dir: str | Path, out_dir: str | Path, hw: tuple[int, int], p
         write_json(tmp / MANIFEST, manifest)
         write_provenance(tmp, inputs=[ir_dir / "model.xml", ir_dir / "model.bin", ir_dir / "metadata.yaml"],
                          params={"precision": precision, "imgsz": [int(hw[0]), int(hw[1])], **(provenance_params or {})},
-                         extra={"stage": "bundle"})
+                         extra={"stage": "bundle"}, workflow_dir=workflow_dir)
     return manifest
 
 
