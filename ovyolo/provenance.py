@@ -27,7 +27,8 @@ FILENAME = "provenance.json"
 PACKAGES = ("ovyolo", "openvino", "nncf", "torch", "torchvision", "ultralytics", "onnx", "onnxruntime", "numpy",
             "opencv-python", "opencv-python-headless", "pycocotools", "snakemake", "yolov5")
 # CPU flags that decide which OpenVINO kernels run (int8 dot products, bf16, AMX)
-CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16")
+CPU_FLAGS = ("avx", "avx2", "fma", "f16c", "avx_vnni", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16",
+             "avx512_fp16", "amx_tile", "amx_int8", "amx_bf16", "amx_fp16")
 HASH_CHUNK = 1 << 20
 
 
@@ -88,6 +89,12 @@ def cpu_info() -> dict:
             elif key == "flags" and not info["flags"]:
                 flags = set(value.split())
                 info["flags"] = [f for f in CPU_FLAGS if f in flags]
+    try:
+        import openvino as ov
+
+        info["openvino_capabilities"] = list(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+    except Exception:  # noqa: BLE001 - no OpenVINO, or no CPU plugin
+        pass
     return info
 
 

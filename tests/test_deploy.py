@@ -181,3 +181,19 @@ def test_generated_names_normalised_within_one_process():
     assert normalize_generated_names(a) == normalize_generated_names(b) > 0
     assert names(a) == names(b)
     assert "images" in names(a)  # names given by the model's author are kept
+
+
+def test_bundle_rule_runs_in_the_workflow(fp32_ir, demo_data, tmp_path):
+    """The bundle rule on an existing fp32 IR (no other rule allowed to run): bundle folder with provenance."""
+    from workflow_helpers import snakemake
+
+    shutil.copytree(Path(fp32_ir["xml"]).parent, tmp_path / "results" / "m" / "192x320" / "fp32")
+    cfg = {"models": {"m": {"source": str(fp32_ir["run"]), "data": str(demo_data), "trust_checkpoint": True}}}
+    snakemake(tmp_path, "--allowed-rules", "bundle", "--cores", "1", "results/m/192x320/bundles/fp32", config=cfg)
+    out = tmp_path / "results" / "m" / "192x320" / "bundles" / "fp32"
+    manifest = json.loads((out / "bundle.json").read_text())
+    assert manifest["ultralytics_loadable"] and manifest["ir_copied_unchanged"]
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["workflow_commit"] != "not a git checkout"
+    assert any(k.endswith("fp32/model.bin") for k in prov["inputs"])
+    assert (tmp_path / "results" / "logs" / "m" / "192x320" / "bundle_fp32.log").is_file()
