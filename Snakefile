@@ -26,6 +26,7 @@ include: "workflow/rules/discover.smk"
 include: "workflow/rules/export.smk"
 include: "workflow/rules/quantize.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/deploy.smk"
 
 
 rule all:

@@ -28,6 +28,76 @@ def check_ir(xml: str | Path, hw: tuple[int, int]) -> None:
         raise ShapeMismatchError(f"{xml}: IR input is {dims} but its path says {want}; re-run the stage that wrote it")
 
 
+PREDICT_CONF = 0.25  # Ultralytics' predict defaults: the thresholds a deployment starts from
+PREDICT_IOU = 0.7
+# model_info/model_type per output layout. OpenVINO Model API matches this name case-insensitively against its
+# wrappers' __model__: "YOLOv8" (= its "YOLOv5" class) decodes 1 x (4+nc) x N. No Model API wrapper decodes the
+# original YOLOv5 output (1 x N x (5+nc), objectness); "yolo_v5" is DL Streamer's converter name for it.
+MODEL_TYPES = {"ultralytics": "YOLOv8", "yolov5": "yolo_v5"}
+
+
+def model_info(meta: dict) -> dict:
+    """The ``model_info`` runtime-info section an IR carries so that it alone describes its preprocessing and
+    labels (the keys Ultralytics' exporter and OpenVINO Model API use; values as Model API expects them)."""
+    names = meta["names"]
+    labels = [str(names[k]).replace(" ", "_") for k in sorted(names, key=int)] if isinstance(names, dict) else list(names)
+    layout = meta.get("layout", "ultralytics")
+    return {
+        "model_type": MODEL_TYPES.get(layout, "YOLOv8"),
+        "labels": labels,
+        "resize_type": "fit_to_window_letterbox",
+        "pad_value": int(meta.get("preprocessing", {}).get("letterbox", {}).get("pad_value", 114)),
+        "scale_values": [255.0],
+        "mean_values": [0.0],
+        "reverse_input_channels": True,  # the network wants RGB; Model API feeds BGR unless told to reverse
+        "confidence_threshold": float(meta.get("thresholds", {}).get("conf", PREDICT_CONF)),
+        "iou_threshold": float(meta.get("thresholds", {}).get("iou", PREDICT_IOU)),
+        "imgsz": [int(v) for v in meta["imgsz"]],
+        "stride": int(meta.get("stride", 32)),
+        "output_layout": layout,
+        "precision": str(meta.get("precision", "")),
+        "task": "detect",
+    }
+
+
+def set_model_info(ov_model, meta: dict) -> dict:
+    """Write :func:`model_info` into ``ov_model``'s runtime info (``rt_info/model_info``); returns it."""
+    info = model_info(meta)
+    for key, value in info.items():
+        ov_model.set_rt_info(value, ["model_info", key])
+    return info
+
+
+_LIST_KEYS = {"labels": str, "imgsz": int, "scale_values": float, "mean_values": float}
+
+
+def _parse_info(key: str, text: str):
+    """A saved rt_info value (always text: lists space-separated, booleans YES/NO) back as a Python value."""
+    if key in _LIST_KEYS:
+        return [_LIST_KEYS[key](v) if _LIST_KEYS[key] is str else _LIST_KEYS[key](float(v)) for v in text.split()]
+    if text in ("YES", "True", "true"):
+        return True
+    if text in ("NO", "False", "false"):
+        return False
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return text
+
+
+def read_model_info(xml_or_model) -> dict:
+    """The ``model_info`` section of a saved IR (path or read ``ov.Model``) as Python values ({} if it has none)."""
+    import openvino as ov
+
+    model = xml_or_model if isinstance(xml_or_model, ov.Model) else ov.Core().read_model(str(xml_or_model))
+    if not model.has_rt_info(["model_info"]):
+        return {}
+    keys = model.get_rt_info()["model_info"]
+    return {k: _parse_info(k, str(model.get_rt_info(["model_info", k]).value)) for k in sorted(keys)}
+
+
 def metadata(info, hw: tuple[int, int], precision: str, source: str, extra: dict | None = None) -> dict:
     """What a deployment needs next to the IR: shape, stride, names, preprocessing, precision, source."""
     from ovyolo import letterbox
@@ -47,6 +117,7 @@ def metadata(info, hw: tuple[int, int], precision: str, source: str, extra: dict
             "scale": "1/255",
         },
         "precision": precision,
+        "thresholds": {"conf": PREDICT_CONF, "iou": PREDICT_IOU},
         "source": str(source),
     }
     if extra:
@@ -55,10 +126,12 @@ def metadata(info, hw: tuple[int, int], precision: str, source: str, extra: dict
 
 
 def save_ir(ov_model, out_dir: Path, *, compress_to_fp16: bool, meta: dict, hw: tuple[int, int]) -> None:
-    """Save model.xml/.bin and metadata.yaml into ``out_dir`` atomically, checking the saved input shape."""
+    """Save model.xml/.bin and metadata.yaml into ``out_dir`` atomically, checking the saved input shape. The IR's
+    runtime info gets ``model_info`` (:func:`set_model_info`) from ``meta``, so the IR alone is self-describing."""
     import openvino as ov
     import yaml
 
+    set_model_info(ov_model, meta)
     with atomic_dir(out_dir) as tmp:
         ov.save_model(ov_model, str(tmp / "model.xml"), compress_to_fp16=compress_to_fp16)
         (tmp / "metadata.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))

@@ -34,6 +34,26 @@ def head_ignored_names(ov_model) -> list[str]:
     return names
 
 
+def normalize_generated_names(ov_model) -> int:
+    """Give every op whose friendly name OpenVINO generated (``<Type>_<instance id>``, e.g. ``Constant_50747``) a
+    name that depends only on its position in the graph (``<Type>_g<k>``, topological order); returns how many.
+
+    The instance id is a process-wide counter, so the same quantization run twice in one process wrote .xml files
+    that differed in those names only (the .bin was identical). The weight FakeQuantize ops are folded into int8
+    constants first (what ``ov.save_model`` would otherwise do while serialising, creating more such names).
+    """
+    from openvino._offline_transformations import compress_quantize_weights_transformation
+
+    compress_quantize_weights_transformation(ov_model)
+    n = 0
+    for op in ov_model.get_ordered_ops():
+        kind = op.get_type_name()
+        if re.fullmatch(rf"{re.escape(kind)}_\d+", op.get_friendly_name()):
+            op.set_friendly_name(f"{kind}_g{n}")
+            n += 1
+    return n
+
+
 def check_pair(fp32_xml: str | Path, calib: np.ndarray, hw: tuple[int, int]) -> None:
     """Refuse a calibration set whose images are not the model's input size, naming both shapes."""
     from ovyolo.convert import ir_input_shape
@@ -81,6 +101,7 @@ def quantize(fp32_xml: str | Path, calibration: str | Path, hw: tuple[int, int],
     meta = yaml.safe_load(meta_path.read_text()) if meta_path.exists() else {}
     summary = {"preset": preset, "calibration_images": n, "ignored_ops": len(ignored), "fast_bias_correction": fast_bias_correction}
     meta.update({"precision": "int8", "source": str(fp32_xml), "quantization": summary})
+    normalize_generated_names(qmodel)
     save_ir(qmodel, Path(out_dir), compress_to_fp16=False, meta=meta, hw=hw)
     return summary
 
