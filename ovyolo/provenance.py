@@ -144,8 +144,8 @@ def provenance(inputs=(), params: dict | None = None, extra: dict | None = None,
 
 
 def write_provenance(folder: str | Path, inputs=(), params: dict | None = None, extra: dict | None = None,
-                     workflow_dir: str | Path | None = None) -> Path:
-    """Write ``folder/provenance.json`` (atomically) and return its path."""
-    path = Path(folder) / FILENAME
+                     workflow_dir: str | Path | None = None, filename: str = FILENAME) -> Path:
+    """Write ``folder/provenance.json`` (or ``filename``) atomically and return its path."""
+    path = Path(folder) / filename
     write_json(path, provenance(inputs, params, extra, workflow_dir))
     return path

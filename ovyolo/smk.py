@@ -24,6 +24,38 @@ def set_threads(n: int) -> int:
     return n
 
 
+# Rules whose outputs share a folder with another rule's: their provenance file is named after the rule.
+SHARED_FOLDER_RULES = {"identify_source", "discover_shape", "export_onnx", "benchmark", "summarize"}
+
+
+def provenance_path(snakemake) -> Path | None:
+    """Where a job's provenance goes: ``provenance.json`` in the folder of its outputs (IR, calibration set, variant
+    metrics, bundle, ...), or ``provenance-{rule}.json`` where several rules write into one folder."""
+    outputs = [Path(o) for o in snakemake.output]
+    if not outputs:
+        return None
+    first = outputs[0]
+    folder = first if first.is_dir() else first.parent
+    rule = getattr(snakemake, "rule", "") or ""
+    return folder / (f"provenance-{rule}.json" if rule in SHARED_FOLDER_RULES else "provenance.json")
+
+
+def write_job_provenance(snakemake) -> Path | None:
+    """provenance.json of a finished job: sha256 of its inputs, its params, wildcards, threads, versions, CPU, the
+    workflow's git commit and the time (:mod:`ovyolo.provenance`)."""
+    from ovyolo.provenance import write_provenance
+
+    path = provenance_path(snakemake)
+    if path is None:
+        return None
+    params = {k: v for k, v in snakemake.params.items()}
+    extra = {"rule": getattr(snakemake, "rule", None), "wildcards": dict(snakemake.wildcards.items()),
+             "threads": snakemake.threads, "outputs": [str(o) for o in snakemake.output]}
+    workflow_dir = Path(__file__).resolve().parent.parent
+    return write_provenance(path.parent, inputs=[str(i) for i in snakemake.input], params=params, extra=extra,
+                            workflow_dir=workflow_dir, filename=path.name)
+
+
 def hw_of(wildcards) -> tuple[int, int]:
     return int(wildcards["h"]), int(wildcards["w"])
 
@@ -48,6 +80,7 @@ def run(snakemake, main) -> None:
     log.info("job start %.3f threads %s", time.time(), snakemake.threads)
     try:
         main(snakemake)
+        write_job_provenance(snakemake)
         log.info("job end %.3f", time.time())
     except WorkflowError as exc:
         logging.getLogger("ovyolo").error("%s", exc)

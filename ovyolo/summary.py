@@ -21,7 +21,7 @@ COLUMNS = [
     "latency_p50_ms", "latency_p99_ms", "speedup_vs_fp32", "speedup_ci_low", "speedup_ci_high", "speedup_ci_coverage",
     "fps", "throughput_speedup_vs_fp32",
     "file_size_mb", "ir_precision", "inference_precision", "threads", "rounds", "val_images", "skipped_val_images",
-    "calibration_images", "shape_reason", "warnings",
+    "calibration_images", "shape_reason", "warnings", "provenance",
 ]
 _rank = variants.rank  # the order variants appear in tables and plots
 
@@ -59,7 +59,7 @@ def build(metrics: list, matches: list, benchmarks: list, shapes: list, calibrat
     groups: dict[tuple[str, str], dict[str, tuple[dict, str]]] = {}
     for mp, xp in zip(metrics, matches):
         m = _load(mp)
-        groups.setdefault(_hw_key(mp), {})[m["variant"]] = (m, xp)
+        groups.setdefault(_hw_key(mp), {})[m["variant"]] = (m, xp, mp)
 
     table, verdicts = [], []
     for key in sorted(groups, key=lambda k: (k[0], int(k[1].split("x")[0]) * int(k[1].split("x")[1]), k[1])):
@@ -74,7 +74,7 @@ def build(metrics: list, matches: list, benchmarks: list, shapes: list, calibrat
         shared_warnings = list(cal.get("warnings") or [])
         rows, verdict_rows = [], []
         for name in sorted(members, key=_rank):
-            m, xpath = members[name]
+            m, xpath, mpath = members[name]
             mine = stats.load_matches(xpath)
             boot = stats.paired_bootstrap(base_matches, mine, n=n_boot, seed=seed) if base_matches is not None else None
             bv = (b.get("variants") or {}).get(name, {})
@@ -111,6 +111,8 @@ def build(metrics: list, matches: list, benchmarks: list, shapes: list, calibrat
                 "val_images": m.get("images"), "skipped_val_images": m.get("skipped", 0),
                 "calibration_images": cal.get("count"), "shape_reason": shape_of.get(key),
                 "warnings": "; ".join(warnings),
+                # the validate job's provenance: sha256 of the model files it ran, which have their own beside them
+                "provenance": str(Path(mpath).parent / "provenance.json"),
                 "round_medians_ms": lat.get("round_medians_ms"),
             }
             rows.append(row)
@@ -173,7 +175,9 @@ def write_verdict(verdicts: list[dict], max_drop: float, md: str | Path, js: str
     write_json(js, {"max_drop": max_drop, "verdicts": verdicts})
     body = ["Verdict", "=======", "", "This is the first thing to read: for each model and deploy shape, the fastest",
             "variant that keeps the accuracy budget, with confidence intervals. Details below in the Summary table",
-            "and the comparison plots.", "", "::", ""]
+            "and the comparison plots. Every row of summary.csv names, in its ``provenance`` column, the",
+            "provenance.json of its measurement (sha256 of every input, the rule's parameters, package versions, CPU,",
+            "threads, the workflow's git commit, the time); each artifact folder has its own.", "", "::", ""]
     body += ["    " + ln for ln in text.splitlines()]
     with atomic_file(rst) as tmp:
         tmp.write_text("\n".join(body) + "\n")
