@@ -15,14 +15,11 @@ Exit status 0, or 3 with --strict when the runs disagree.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import ovyolo  # noqa: E402,F401 - offline opt-outs before OpenVINO is imported
 from ovyolo.atomic import write_json  # noqa: E402

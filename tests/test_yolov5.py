@@ -18,9 +18,9 @@ from ovyolo.errors import WorkflowError
 from ovyolo.sources.yolov5 import expected_rows
 from ovyolo.sources.yolov5 import export_onnx as export_yolov5_onnx
 from ovyolo.sources.yolov5 import load as load_yolov5
-from ovyolo.sources.yolov5_code import FIX, yolov5_code
+from ovyolo.sources.yolov5_code import yolov5_code
 from yolov5_runs import make_yolov5_run
-from workflow_helpers import REPO, guarded_env
+from workflow_helpers import guarded_env
 
 import yolov5  # noqa: E402,F401  (installed by the README's test command; a missing package must fail, not skip)
 
@@ -196,8 +196,7 @@ except Exception as e:
     res["ultralytics"] = f"{type(e).__name__}: {e}"
 res["models_before"] = "models" in sys.modules
 from ovyolo.sources.yolov5 import load as load_yolov5
-sys.path.insert(0, sys.argv[4])
-from yolov5_runs import make_yolov5_run
+from yolov5_runs import make_yolov5_run  # tests/ is on PYTHONPATH
 make_yolov5_run(run, imgsz=1280, nc=3, names=["car", "person", "sign"], repo=clone)
 loaded = load_yolov5(run / "weights" / "best.pt", trusted=True, repo=clone)
 res["loaded"] = [loaded.stride, loaded.names, loaded.train_args["imgsz"]]
@@ -213,8 +212,8 @@ def test_without_yolov5_code_then_with_a_clone(y5, tmp_path):
     clone = clone_from_pip(tmp_path / "yolov5-clone")
     run = tmp_path / "clone-run"
     env = guarded_env(tmp_path)
-    env["PYTHONPATH"] = f"{env['PYTHONPATH']}:{REPO}"
-    proc = subprocess.run([sys.executable, "-c", SUBPROCESS, str(y5["pt"]), str(clone), str(run), str(Path(__file__).parent)],
+    env["PYTHONPATH"] = f"{env['PYTHONPATH']}:{Path(__file__).parent}"
+    proc = subprocess.run([sys.executable, "-c", SUBPROCESS, str(y5["pt"]), str(clone), str(run)],
                           capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-4000:]
     res = json.loads(proc.stdout.strip().splitlines()[-1])
