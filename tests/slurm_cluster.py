@@ -137,8 +137,8 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 MpiDefault=none
 ReturnToService=2
-# finished jobs stay visible to squeue/scontrol for 5 minutes (there is no accounting database)
-MinJobAge=300
+# finished jobs stay visible to squeue/scontrol for an hour (there is no accounting database)
+MinJobAge=3600
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
@@ -240,8 +240,33 @@ NodeName={NODE} CPUs={os.cpu_count()} RealMemory={mem} State=UNKNOWN
             raise SlurmUnavailable(f"cannot start Slurm: {e}") from None
         return self
 
+    def cancel_all_jobs(self, timeout: float = 30) -> None:
+        """scancel every job of this (private) cluster and wait until squeue lists none still running.
+
+        slurmd leaves running jobs alone when it is stopped, so without this a job of an interrupted run would
+        outlive the cluster."""
+        if not any(name == "slurmctld" for name, _ in self.started):
+            return
+        try:
+            ids = subprocess.run([_which("squeue"), "-h", "-t", "PD,R,CG,S", "-o", "%i"], capture_output=True,
+                                 text=True, env=self.env(), timeout=10).stdout.split()
+            if not ids:
+                return
+            subprocess.run([_which("scancel"), *ids], capture_output=True, env=self.env(), timeout=10)
+            deadline = time.time() + timeout
+            while time.time() < deadline:
+                left = subprocess.run([_which("squeue"), "-h", "-t", "PD,R,CG,S", "-o", "%i"], capture_output=True,
+                                      text=True, env=self.env(), timeout=10).stdout.split()
+                if not left:
+                    return
+                time.sleep(0.5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+
     def stop(self, timeout: float = 20) -> None:
-        """SIGTERM to each daemon this object started (newest first), by its pid file; SIGKILL if it lingers."""
+        """Cancel the cluster's jobs, then SIGTERM each daemon this object started (newest first), by its pid
+        file; SIGKILL if it lingers."""
+        self.cancel_all_jobs()
         while self.started:
             name, pidfile = self.started.pop()
             try:
