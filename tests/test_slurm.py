@@ -1,0 +1,152 @@
+"""The Slurm profile against a real single-node Slurm (Debian's slurmctld/slurmd/munge) started by this test.
+
+The tiny configuration runs once locally and once through `--workflow-profile profiles/slurm`; every job of the
+Slurm run must be a Slurm job (ids in Snakemake's log, the jobs known to slurmctld, in the right partition, the
+benchmarks on a whole node), and both runs must agree on the shape, the IR input shapes and the mAP values.
+Skips, with a one-line reason, only when this machine cannot install or start Slurm.
+"""
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ovyolo.convert import ir_input_shape
+from ovyolo.export import onnx_input_shape
+
+from slurm_cluster import SlurmCluster, SlurmUnavailable, ensure_installed
+from workflow_helpers import REPO, TINY, guarded_env, snakemake
+
+import yaml
+
+BENCH_PARTITION = "bench"  # the test cluster's stand-in for the target-hardware partition
+SHAPE = "192x320"
+TIMINGS = {}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    try:
+        ensure_installed()
+        c = SlurmCluster(tmp_path_factory.mktemp("slurm"), partitions=("debug", BENCH_PARTITION)).start()
+    except SlurmUnavailable as e:
+        pytest.skip(f"no Slurm on this machine: {e}")
+    yield c
+    c.stop()
+
+
+def run_until_done(cmd: list[str], env: dict, timeout: float, log_path) -> tuple[int, str]:
+    """Run snakemake; past the timeout stop it with SIGINT (SIGTERM would wait for the Slurm jobs)."""
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, text=True)
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            rc = None
+    text = log_path.read_text(errors="replace")
+    if rc is None:
+        raise AssertionError(f"snakemake on Slurm did not finish within {timeout:.0f} s:\n{text[-6000:]}")
+    return rc, text
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    wd = tmp_path_factory.mktemp("local")
+    t0 = time.monotonic()
+    snakemake(wd, "--cores", "2", config=TINY)
+    TIMINGS["local"] = time.monotonic() - t0
+    return wd
+
+
+@pytest.fixture(scope="module")
+def slurm_run(cluster, tmp_path_factory):
+    wd = tmp_path_factory.mktemp("slurm-run")
+    cfg = wd / "config.yaml"
+    cfg.write_text(yaml.safe_dump(TINY))
+    env = cluster.env(guarded_env(wd))
+    env["OVYOLO_BENCH_PARTITION"] = BENCH_PARTITION
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(wd),
+           "--configfile", str(cfg), "--workflow-profile", str(REPO / "profiles/slurm"),
+           # test-only: a first status check after 1 s instead of the profile's value, and keep every job's log
+           "--slurm-init-seconds-before-status-checks", "1", "--slurm-keep-successful-logs"]
+    t0 = time.monotonic()
+    rc, text = run_until_done(cmd, env, timeout=2400, log_path=wd / "snakemake.log")
+    TIMINGS["slurm"] = time.monotonic() - t0
+    assert rc == 0, f"snakemake on Slurm failed ({rc}):\n{text[-8000:]}\n{cluster.root}/log"
+    return wd, text
+
+
+def scontrol_job(cluster, jobid: str) -> dict:
+    out = subprocess.run(["scontrol", "-o", "show", "job", jobid], capture_output=True, text=True,
+                         env=cluster.env(), timeout=30)
+    assert out.returncode == 0, out.stderr
+    fields = {}
+    for token in out.stdout.split():
+        if "=" in token:
+            key, value = token.split("=", 1)
+            fields[key] = value
+    return fields
+
+
+def test_every_job_ran_through_slurm(cluster, slurm_run):
+    wd, text = slurm_run
+    submitted = dict(re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", text))
+    finished = dict(re.findall(r"Finished jobid: (\d+) \(Rule: (\w+)\)", text))
+    assert submitted and finished, text[-4000:]
+    # every finished job except the local 'all' target was a Slurm job
+    assert {j for j, rule in finished.items() if rule != "all"} <= set(submitted), (finished, submitted)
+    rules = {}
+    for jobid in submitted.values():
+        job = scontrol_job(cluster, jobid)
+        assert job["JobState"] == "COMPLETED", job
+        rule = re.match(r"rule_([a-z_0-9]+?)(?:_wildcards_|$)", job["Comment"]).group(1)
+        rules.setdefault(rule, []).append(job)
+    assert {"demo_dataset", "demo_train", "discover_shape", "export_onnx", "convert", "calibration", "quantize",
+            "validate", "summarize"} <= set(rules), sorted(rules)
+    bench_rules = [r for r in rules if r in ("benchmark", "benchmark_shape")]
+    assert bench_rules, sorted(rules)
+    for rule, jobs in rules.items():
+        for job in jobs:
+            if rule in bench_rules:  # the target-hardware partition, a whole node to itself
+                assert job["Partition"] == BENCH_PARTITION and job["OverSubscribe"] == "NO", job
+            else:
+                assert job["Partition"] == "debug" and job["OverSubscribe"] != "NO", job
+            # cpus_per_task = the rule's threads; memory and time limits from the profile
+            assert int(job["MinMemoryNode"].rstrip("M")) >= 500, job
+            assert job["TimeLimit"] != "UNLIMITED", job
+    # the plugin's per-job Slurm logs
+    assert list((wd / ".snakemake/slurm_logs").rglob("*.log"))
+    # and no Python process of the run tried the network
+    log = wd / "netguard.log"
+    assert not log.exists() or log.read_text() == "", log.read_text()[:2000]
+
+
+def test_slurm_and_local_runs_agree(local_run, slurm_run):
+    wd_slurm, _ = slurm_run
+    print(f"\nwall time: local {TIMINGS['local']:.0f} s, Slurm {TIMINGS['slurm']:.0f} s")
+    runs = {"local": local_run, "slurm": wd_slurm}
+    shapes = {k: json.loads((wd / "results/demo/shape.json").read_text()) for k, wd in runs.items()}
+    assert shapes["local"] == shapes["slurm"]
+    assert [(s["h"], s["w"]) for s in shapes["slurm"]["shapes"]] == [(192, 320)]
+    for wd in runs.values():
+        base = wd / "results/demo" / SHAPE
+        assert onnx_input_shape(base / "model.onnx") == [1, 3, 192, 320]
+        for prec in ("fp32", "fp16", "int8"):
+            assert ir_input_shape(base / prec / "model.xml") == [1, 3, 192, 320]
+    metrics = {}
+    for k, wd in runs.items():
+        files = sorted((wd / "results/demo" / SHAPE).glob("*/metrics.json"))
+        metrics[k] = {f.parent.name: {m: json.loads(f.read_text())[m] for m in ("mAP50", "mAP50_95")} for f in files}
+    assert len(metrics["slurm"]) == 7 and metrics["local"] == metrics["slurm"]
+    assert (wd_slurm / "results/summary.csv").is_file()
