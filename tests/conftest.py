@@ -46,3 +46,17 @@ def fp32_ir(tmp_path_factory, demo_data) -> dict:
     onnx = export(info, (192, 320), root / "192x320" / "model.onnx")
     xml = convert(onnx, (192, 320), "fp32", root / "192x320" / "fp32")
     return {"root": root, "run": run, "onnx": onnx, "xml": xml, "info": info}
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """One complete local run of the TINY config (shared by the end-to-end and the Slurm tests, which only read
+    it; a test that changes anything copies it first). Returns (workdir, process, wall seconds)."""
+    import time
+
+    from workflow_helpers import TINY, snakemake
+
+    wd = tmp_path_factory.mktemp("tiny")
+    t0 = time.monotonic()
+    proc = snakemake(wd, "--cores", "8", config=TINY)  # more cores than the machine: benchmarks must still run alone
+    return wd, proc, time.monotonic() - t0

@@ -20,7 +20,7 @@ from ovyolo.convert import ir_input_shape
 from ovyolo.export import onnx_input_shape
 
 from slurm_cluster import SlurmCluster, SlurmUnavailable, ensure_installed
-from workflow_helpers import REPO, TINY, guarded_env, snakemake
+from workflow_helpers import REPO, TINY, guarded_env
 
 import yaml
 
@@ -60,13 +60,11 @@ def run_until_done(cmd: list[str], env: dict, timeout: float, log_path) -> tuple
     return rc, text
 
 
-@pytest.fixture(scope="module")
-def local_run(tmp_path_factory):
-    wd = tmp_path_factory.mktemp("local")
-    t0 = time.monotonic()
-    snakemake(wd, "--cores", "2", config=TINY)
-    TIMINGS["local"] = time.monotonic() - t0
-    return wd
+@pytest.fixture
+def local_run(tiny_run):
+    """The session's local run of the same TINY config (conftest)."""
+    TIMINGS["local"] = tiny_run[2]
+    return tiny_run[0]
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,11 @@ from workflow_helpers import TINY, guarded_env, job_intervals, planned_jobs, sna
 VARIANTS = ["torch", "onnxruntime", "openvino-fp32", "openvino-fp32@bf16", "openvino-fp16", "openvino-int8", "ultralytics-int8"]
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """One complete run of the TINY config. Tests only read it; a test that changes anything works on its own
-    copy (:func:`copy_of`), so no test depends on another having run."""
-    wd = tmp_path_factory.mktemp("wf")
-    proc = snakemake(wd, "--cores", "8", config=TINY)  # more cores than the machine: benchmarks must still run alone
-    return wd, proc
+@pytest.fixture
+def run(tiny_run):
+    """The session's complete run of the TINY config (conftest). Tests only read it; a test that changes anything
+    works on its own copy (:func:`copy_of`), so no test depends on another having run."""
+    return tiny_run[0], tiny_run[1]
 
 
 def proc_text(run) -> str:
