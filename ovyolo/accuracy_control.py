@@ -166,7 +166,8 @@ class _Recorder:
     def __init__(self, n_items: int):
         self.n_items = n_items
         self.metrics: list[float] = []  # every full-set validation, in call order
-        self.reverts: list[dict] = []  # every revert NNCF made, with the index of the validation that followed
+        self.reverts: list[dict] = []  # every revert NNCF made, with the metric of the validation that followed
+        self.hook_ok = True
 
     def on_metric(self, value: float, n: int) -> None:
         if n == self.n_items:  # NNCF's mode probe validates one item: not a measurement
@@ -178,7 +179,12 @@ class _Recorder:
     def hooked(self):
         from nncf.quantization.algorithms.accuracy_control import algorithm
 
-        original = algorithm.revert_operations_to_floating_point_precision
+        original = getattr(algorithm, "revert_operations_to_floating_point_precision", None)
+        if original is None:  # another NNCF: no step record, the metrics are still recorded
+            log.warning("NNCF %s has no revert hook: accuracy_control.json lists no reverted ops", nncf_version())
+            self.hook_ok = False
+            yield self
+            return
 
         def revert(operations, quantizers, *args, **kwargs):
             self.reverts.append({"ops": [{"name": op.node_name, "type": op.node_type} for op in operations],
@@ -190,6 +196,12 @@ class _Recorder:
             yield self
         finally:
             algorithm.revert_operations_to_floating_point_precision = original
+
+
+def nncf_version() -> str:
+    import nncf
+
+    return nncf.__version__
 
 
 def _steps(rec: _Recorder, fp32: float, kept_final: list[dict] | None) -> list[dict]:
@@ -304,7 +316,8 @@ def quantize_ac(fp32_xml: str | Path, calibration: str | Path, hw: tuple[int, in
         "int8_drop": None if fp32_m is None or int8_m is None else fp32_m - int8_m,
         "final_drop": None if fp32_m is None else fp32_m - final_m,
         "within_budget": None if fp32_m is None else (fp32_m - final_m) <= float(max_drop) + 1e-12,
-        "reverted_ops": reverted, "reverted_count": len(reverted), "iterations": len(rec.reverts), "steps": steps,
+        "reverted_ops": reverted if rec.hook_ok else None,
+        "reverted_count": len(reverted) if rec.hook_ok else None, "iterations": len(rec.reverts), "steps": steps,
         "ranking": "output differences vs FP32 (validation_fn returns a float, not per-image values)",
         "limits": {"max_num_iterations": int(max_iterations), "ranking_subset_size": restorer.ranking_subset_size,
                    "num_ranking_workers": 1, "tune_hyperparams": False, "restore_mode": "activations and weights"},
@@ -319,7 +332,8 @@ def quantize_ac(fp32_xml: str | Path, calibration: str | Path, hw: tuple[int, in
     meta = yaml.safe_load(meta_path.read_text()) if meta_path.exists() else {}
     meta.update({"precision": "int8", "source": str(fp32_xml),
                  "quantization": {**report["quantization"], "accuracy_control": {
-                     "max_drop": float(max_drop), "reverted_ops": len(reverted), "tuning_split": report["tuning"]["split"],
+                     "max_drop": float(max_drop), "reverted_ops": len(reverted),
+                     "tuning_split": report["tuning"]["split"],
                      "tuning_images": report["tuning"]["count"]}}})
     out_dir = Path(out_dir)
     save_ir(qmodel, out_dir, compress_to_fp16=False, meta=meta, hw=hw)

@@ -66,7 +66,8 @@ def build(images: list[Path], hw: tuple[int, int], size: int, out_dir: str | Pat
         log.warning(msg)
         warnings.append(msg)
     manifest = {
-        "hw": [h, w], "count": len(chosen), "requested": requested, "reserved": int(reserve), "files": chosen, "skipped": skipped,
+        "hw": [h, w], "count": len(chosen), "requested": requested, "reserved": int(reserve), "files": chosen,
+        "skipped": skipped,
         "warnings": warnings, "seed": seed, "dtype": "uint8", "layout": "NCHW RGB, letterboxed (pad 114)",
     }
     with atomic_dir(out_dir) as tmp:

@@ -104,7 +104,8 @@ def test_nothing_reverted_when_plain_int8_meets_the_budget(tiny):
 
 
 def test_tuning_calibration_and_val_images_are_disjoint(tiny):
-    calib = {str(Path(f).resolve()) for f in json.loads((tiny["root"] / "calibration/manifest.json").read_text())["files"]}
+    manifest = json.loads((tiny["root"] / "calibration/manifest.json").read_text())
+    calib = {str(Path(f).resolve()) for f in manifest["files"]}
     tuning = {str(Path(f).resolve()) for f in tiny["record"]["files"]}
     val = {str(Path(f).resolve()) for f in tiny["ds"].images("val")}
     assert len(tuning) == 8 and len(calib) == 8  # 16 train images: 8 calibrate, the next 8 tune
