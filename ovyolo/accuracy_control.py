@@ -37,11 +37,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ovyolo.calibration import MIN_TUNING_IMAGES
 from ovyolo.errors import WorkflowError
 
 log = logging.getLogger(__name__)
 
-MIN_TUNING_IMAGES = 8
 DEFAULT_TUNING_IMAGES = 32
 DEFAULT_MAX_ITERATIONS = 10  # at most this many op groups reverted (NNCF's default is unbounded)
 SUPPORTED_LAYOUTS = ("ultralytics", "yolov5")

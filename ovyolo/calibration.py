@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 
 # Below this many usable images the INT8 ranges are not worth trusting: fail instead of quantizing.
 MIN_IMAGES = 8
+MIN_TUNING_IMAGES = 8  # accuracy control (ovyolo.accuracy_control) needs this many images outside calibration
 ARRAY = "images.npy"
 MANIFEST = "manifest.json"
 
@@ -33,6 +34,11 @@ def build(images: list[Path], hw: tuple[int, int], size: int, out_dir: str | Pat
         raise WorkflowError("the calibration split has no images; check 'train:' in data.yaml")
     order = np.random.default_rng(seed).permutation(len(images))
     requested = size
+    if reserve > 0 and len(images) < MIN_IMAGES + MIN_TUNING_IMAGES:
+        raise WorkflowError(
+            f"the train split has {len(images)} images; quantization.max_drop needs at least "
+            f"{MIN_IMAGES + MIN_TUNING_IMAGES} ({MIN_IMAGES} to calibrate, {MIN_TUNING_IMAGES} other ones to tune on)"
+        )
     if reserve > 0 and len(images) - reserve < size:
         size = max(MIN_IMAGES, len(images) - reserve)
     chosen, skipped, arrays = [], [], []

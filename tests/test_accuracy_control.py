@@ -158,3 +158,9 @@ def test_dataset_map_is_the_validation_metric(tiny):
     got = ac.dataset_map(predict, ac.load_items(tiny["tuning"], HW), NAMES, "ultralytics")
     assert got == pytest.approx(ref["mAP50_95"], abs=1e-12)
     assert np.isfinite(got)
+
+
+def test_a_train_split_too_small_for_calibration_and_tuning_fails_before_calibration(tmp_path, demo_data):
+    images = load_dataset(demo_data).images("train")[:12]
+    with pytest.raises(WorkflowError, match="has 12 images; quantization.max_drop needs at least 16"):
+        cal.build(images, HW, 300, tmp_path / "calibration", reserve=32)
