@@ -14,18 +14,33 @@ log = logging.getLogger(__name__)
 
 # Below this many usable images the INT8 ranges are not worth trusting: fail instead of quantizing.
 MIN_IMAGES = 8
+MIN_TUNING_IMAGES = 8  # accuracy control (ovyolo.accuracy_control) needs this many images outside calibration
 ARRAY = "images.npy"
 MANIFEST = "manifest.json"
 
 
-def build(images: list[Path], hw: tuple[int, int], size: int, out_dir: str | Path, *, seed: int = 0) -> dict:
-    """Letterbox up to ``size`` images (an evenly spread, seeded choice) into ``out_dir``; returns the manifest."""
+def build(images: list[Path], hw: tuple[int, int], size: int, out_dir: str | Path, *, seed: int = 0,
+          reserve: int = 0) -> dict:
+    """Letterbox up to ``size`` images (an evenly spread, seeded choice) into ``out_dir``; returns the manifest.
+
+    ``reserve``: leave at least this many images of the split out of the calibration set (accuracy control tunes on
+    them: :mod:`ovyolo.accuracy_control` takes the next images of the same seeded order), as long as at least
+    :data:`MIN_IMAGES` remain for calibration.
+    """
     from ovyolo.letterbox import load_letterboxed
 
     h, w = int(hw[0]), int(hw[1])
     if not images:
         raise WorkflowError("the calibration split has no images; check 'train:' in data.yaml")
     order = np.random.default_rng(seed).permutation(len(images))
+    requested = size
+    if reserve > 0 and len(images) < MIN_IMAGES + MIN_TUNING_IMAGES:
+        raise WorkflowError(
+            f"the train split has {len(images)} images; quantization.max_drop needs at least "
+            f"{MIN_IMAGES + MIN_TUNING_IMAGES} ({MIN_IMAGES} to calibrate, {MIN_TUNING_IMAGES} other ones to tune on)"
+        )
+    if reserve > 0 and len(images) - reserve < size:
+        size = max(MIN_IMAGES, len(images) - reserve)
     chosen, skipped, arrays = [], [], []
     for idx in order:
         if len(chosen) >= size:
@@ -47,12 +62,18 @@ def build(images: list[Path], hw: tuple[int, int], size: int, out_dir: str | Pat
         raise WorkflowError(
             f"only {len(chosen)} readable calibration images (need at least {MIN_IMAGES}); add train images or fix the unreadable ones"
         )
-    if len(chosen) < size:
+    if size < requested:
+        msg = (f"calibration uses {size} of {len(images)} train images (calibration.size {requested}): "
+               f"{reserve} are reserved for accuracy control (quantization.max_drop is set)")
+        log.warning(msg)
+        warnings.append(msg)
+    elif len(chosen) < size:
         msg = f"calibration size {size} requested but only {len(chosen)} usable train images; using {len(chosen)}"
         log.warning(msg)
         warnings.append(msg)
     manifest = {
-        "hw": [h, w], "count": len(chosen), "requested": size, "files": chosen, "skipped": skipped,
+        "hw": [h, w], "count": len(chosen), "requested": requested, "reserved": int(reserve), "files": chosen,
+        "skipped": skipped,
         "warnings": warnings, "seed": seed, "dtype": "uint8", "layout": "NCHW RGB, letterboxed (pad 114)",
     }
     with atomic_dir(out_dir) as tmp:

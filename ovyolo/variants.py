@@ -46,6 +46,9 @@ REGISTRY: tuple[Variant, ...] = (
             precision_hint="f32"),
     Variant("openvino-int8", "ir", "OpenVINO INT8 (ours)",
             "NNCF INT8 of the FP32 IR, calibrated at {h}x{w}; float parts in f32", ir="int8", precision_hint="f32"),
+    Variant("openvino-int8-ac", "ir", "OpenVINO INT8 within max_drop",
+            "NNCF INT8 with accuracy control: ops reverted to float until the mAP50-95 drop on tuning images is "
+            "within quantization.max_drop; float parts in f32", ir="int8-ac", precision_hint="f32"),
     Variant("ultralytics-int8", "ir", "Ultralytics' INT8",
             "Ultralytics' own export(format='openvino', int8=True) of the same weights at the same imgsz",
             ir="ultralytics-int8", precision_hint="f32", families=("ultralytics",)),
@@ -54,6 +57,7 @@ REGISTRY: tuple[Variant, ...] = (
 BASELINE = "openvino-fp32"  # true f32: every drop and speed-up is measured against it
 INCUMBENT = "ultralytics-int8"  # the INT8 export users would otherwise use
 OURS_INT8 = "openvino-int8"
+OURS_INT8_AC = "openvino-int8-ac"  # only built when quantization.max_drop is set
 _BY_NAME = {v.name: v for v in REGISTRY}
 
 

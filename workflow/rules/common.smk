@@ -98,8 +98,9 @@ def shapes_of(model):
 
 
 def variants_of(model):
-    """The requested variants that apply to the model's family (from the registry)."""
-    return _variants.for_family(_shape_record(model)["family"], config["evaluation"]["variants"])
+    """The requested variants that apply to the model's family (from the registry); int8-ac only with max_drop set."""
+    skip = [] if config["quantization"].get("max_drop") is not None else [_variants.OURS_INT8_AC]
+    return [v for v in _variants.for_family(_shape_record(model)["family"], config["evaluation"]["variants"]) if v not in skip]
 
 
 def variant_inputs(wildcards):

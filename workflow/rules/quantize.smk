@@ -10,6 +10,7 @@ rule calibration:
     params:
         size=config["calibration"]["size"],
         seed=config["calibration"]["seed"],
+        reserve=config["quantization"]["ac_tuning_images"] if config["quantization"].get("max_drop") is not None else 0,
     log:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/calibration.log",
     threads: 1
@@ -38,3 +39,29 @@ rule quantize:
         "../../envs/ovyolo.yaml"
     script:
         "../scripts/quantize.py"
+
+
+rule quantize_ac:
+    input:
+        xml=f"{RESULTS}/{{model}}/{{h}}x{{w}}/fp32/model.xml",
+        bin=f"{RESULTS}/{{model}}/{{h}}x{{w}}/fp32/model.bin",
+        meta=f"{RESULTS}/{{model}}/{{h}}x{{w}}/fp32/metadata.yaml",
+        calibration=f"{RESULTS}/{{model}}/{{h}}x{{w}}/calibration/images.npy",
+        manifest=f"{RESULTS}/{{model}}/{{h}}x{{w}}/calibration/manifest.json",
+        data=data_yaml,
+    output:
+        xml=f"{RESULTS}/{{model}}/{{h}}x{{w}}/int8-ac/model.xml",
+        bin=f"{RESULTS}/{{model}}/{{h}}x{{w}}/int8-ac/model.bin",
+        meta=f"{RESULTS}/{{model}}/{{h}}x{{w}}/int8-ac/metadata.yaml",
+        report=f"{RESULTS}/{{model}}/{{h}}x{{w}}/int8-ac/accuracy_control.json",
+    params:
+        quantization=canon(config["quantization"]),
+        conf=config["evaluation"]["conf"],
+        iou=config["evaluation"]["iou"],
+    log:
+        f"{LOGS}/{{model}}/{{h}}x{{w}}/quantize_ac.log",
+    threads: THREADS
+    conda:
+        "../../envs/ovyolo.yaml"
+    script:
+        "../scripts/quantize_ac.py"

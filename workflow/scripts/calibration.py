@@ -9,7 +9,8 @@ from ovyolo.smk import hw_of, run
 
 def main(smk):
     images = load_dataset(smk.input.data).images("train")
-    calibration.build(images, hw_of(smk.wildcards), smk.params.size, Path(smk.output.images).parent, seed=smk.params.seed)
+    calibration.build(images, hw_of(smk.wildcards), smk.params.size, Path(smk.output.images).parent, seed=smk.params.seed,
+                      reserve=smk.params.get("reserve", 0))
 
 
 run(snakemake, main)  # noqa: F821
