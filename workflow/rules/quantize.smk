@@ -31,7 +31,8 @@ rule quantize:
         bin=f"{RESULTS}/{{model}}/{{h}}x{{w}}/int8/model.bin",
         meta=f"{RESULTS}/{{model}}/{{h}}x{{w}}/int8/metadata.yaml",
     params:
-        quantization=canon(config["quantization"]),
+        # only the recipe: accuracy-control settings (max_drop, ac_*) must not re-quantize the plain INT8
+        quantization={k: config["quantization"][k] for k in ("fast_bias_correction", "keep_head_float", "preset")},
     log:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/quantize.log",
     threads: THREADS
