@@ -30,7 +30,11 @@ wildcard_constraints:
 def machine_threads():
     """Threads of a multi-threaded job: the cores Snakemake was given, capped at the machine's cores. A profile's
     set-threads (profiles/default, profiles/slurm) overrides it per rule; every benchmark records what it used."""
-    cores = workflow.cores if isinstance(workflow.cores, int) and workflow.cores > 0 else None
+    try:
+        cores = workflow.cores
+    except WorkflowError:  # no --cores (e.g. --report, --lint): only the machine's count matters then
+        cores = None
+    cores = cores if isinstance(cores, int) and cores > 0 else None
     return max(1, min(cores or os.cpu_count() or 1, os.cpu_count() or 1))
 
 
