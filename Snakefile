@@ -17,7 +17,11 @@ if not workflow.overwrite_configfiles:
 
 
 # After a run, the report opens on the verdict (written by summarize); before, on the workflow description.
-report: "results/report/verdict.rst" if os.path.exists("results/report/verdict.rst") else "workflow/report/workflow.rst"
+# (absolute: Snakemake resolves a relative report path against the Snakefile's folder, not the working directory)
+VERDICT_RST = os.path.abspath("results/report/verdict.rst")
+
+
+report: VERDICT_RST if os.path.exists(VERDICT_RST) else "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
