@@ -46,6 +46,9 @@ REGISTRY: tuple[Variant, ...] = (
             precision_hint="f32"),
     Variant("openvino-int8", "ir", "OpenVINO INT8 (ours)",
             "NNCF INT8 of the FP32 IR, calibrated at {h}x{w}; float parts in f32", ir="int8", precision_hint="f32"),
+    Variant("openvino-int8@bf16", "ir", "OpenVINO INT8 (ours), float parts in bf16",
+            "the same INT8 IR with INFERENCE_PRECISION_HINT=bf16: its non-quantized ops run in bf16, what OpenVINO "
+            "runs by default on a bf16-capable CPU", ir="int8", precision_hint="bf16"),
     Variant("ultralytics-int8", "ir", "Ultralytics' INT8",
             "Ultralytics' own export(format='openvino', int8=True) of the same weights at the same imgsz",
             ir="ultralytics-int8", precision_hint="f32", families=("ultralytics",)),

@@ -12,7 +12,7 @@ from ovyolo.quantize import count_quantized_ops
 
 from workflow_helpers import TINY, guarded_env, job_intervals, planned_jobs, snakemake
 
-VARIANTS = ["torch", "onnxruntime", "openvino-fp32", "openvino-fp32@bf16", "openvino-fp16", "openvino-int8", "ultralytics-int8"]
+VARIANTS = ["torch", "onnxruntime", "openvino-fp32", "openvino-fp32@bf16", "openvino-fp16", "openvino-int8", "openvino-int8@bf16", "ultralytics-int8"]
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,7 @@ def test_metrics_and_benchmarks_carry_every_field(run):
         lat = bv["latency"]
         assert lat["min_ms"] <= lat["p50_ms"] <= lat["p90_ms"] <= lat["p99_ms"] and len(lat["round_medians_ms"]) == 6
         assert bv["throughput"]["fps"] > 0 and bv["file_size_bytes"] > 0
-        expected = "bf16" if v == "openvino-fp32@bf16" and b["system"]["cpu_flags"].get("avx512_bf16") else "f32"
+        expected = "bf16" if v.endswith("@bf16") and b["system"]["cpu_flags"].get("avx512_bf16") else "f32"
         assert bv["inference_precision"] == expected, (v, bv["inference_precision"])
     ratios = b["ratios"]["latency"]
     assert set(ratios["speedup_over_baseline"]) == set(VARIANTS) - {"openvino-fp32"}
