@@ -333,3 +333,59 @@ def plot_all(table: list[dict], out_dir: str | Path) -> dict[str, Path]:
     paths["map"] = out_dir / "map.png"
     _save(fig, paths["map"])
     return paths
+
+
+# --------------------------------------------------------------------------------------------------
+# where the time goes (results/{model}/{h}x{w}/profile.json from the profile rule, ovyolo.profile); additive: the
+# summarize rule does not consume these yet (see docs/speed.md for the wiring)
+
+
+def profile_lines(profile_paths: list) -> list[str]:
+    """One verdict line per model x shape x OpenVINO variant: its total counter time and largest categories."""
+    from ovyolo.profile import LABELS
+
+    lines = []
+    for p in profile_paths:
+        prof = _load(p)
+        model, shape = prof.get("model") or _hw_key(str(p))[0], f"{prof['hw'][0]}x{prof['hw'][1]}"
+        for name in sorted(prof["variants"], key=_rank):
+            v = prof["variants"][name]
+            cats = sorted(((c, d) for c, d in v["categories"].items() if d["share"] >= 0.03), key=lambda cd: -cd[1]["ms"])
+            parts = ", ".join(f"{LABELS.get(c, c)} {100 * d['share']:.0f}%" for c, d in cats)
+            lines.append(f"{model} @ {shape} {name} ({v['inference_precision']}): {v['total_ms']:.1f} ms of "
+                         f"counters per inference; {parts}")
+    return lines
+
+
+def plot_profiles(profile_paths: list, path) -> Path:
+    """plots/profile.png: one panel per model x shape, stacked bars per OpenVINO variant (ms by op category)."""
+    import numpy as np
+
+    from ovyolo.profile import LABELS
+
+    profs = [_load(p) for p in profile_paths]
+    fig, axes = _figure(len(profs), "Where the time goes: OpenVINO per-op counters by category (labels: share)")
+    import matplotlib.pyplot as plt
+
+    colors = plt.get_cmap("tab10")
+    for ax, prof in zip(axes, profs):
+        names = sorted(prof["variants"], key=_rank)
+        cats = prof["categories"]
+        bottom = np.zeros(len(names))
+        for i, c in enumerate(cats):
+            vals = np.array([prof["variants"][n]["categories"][c]["ms"] for n in names])
+            if not vals.any():
+                continue
+            ax.bar(names, vals, bottom=bottom, label=LABELS.get(c, c), color=colors(i % 10))
+            for x, n in enumerate(names):
+                share = prof["variants"][n]["categories"][c]["share"]
+                if share >= 0.08:
+                    ax.text(x, bottom[x] + vals[x] / 2, f"{100 * share:.0f}%", ha="center", va="center", fontsize=7)
+            bottom += vals
+        ax.set(title=f"{prof.get('model', '')} @ {prof['hw'][0]}x{prof['hw'][1]} (h x w)",
+               ylabel="ms per inference (sum of counters)")
+        ax.tick_params(axis="x", rotation=30)
+        ax.legend(fontsize=6, loc="upper right")
+    path = Path(path)
+    _save(fig, path)
+    return path

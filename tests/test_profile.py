@@ -79,3 +79,25 @@ def test_profile_refuses_non_openvino_and_empty(fp32_ir):
         profile.profile({"torch": {"xml": fp32_ir["xml"]}}, [object()], HW, 1)
     with pytest.raises(WorkflowError, match="at least one OpenVINO variant"):
         profile.profile({}, [object()], HW, 1)
+
+
+def test_summary_reads_profiles(profiled, tmp_path):
+    from ovyolo import summary
+
+    _, out = profiled
+    lines = summary.profile_lines([out / "profile.json"])
+    assert len(lines) == 3 and lines[0].startswith("demo @ 192x320 openvino-fp32 (")
+    assert "convolutions float" in lines[0] and "convolutions int8" in lines[1]
+    assert summary.plot_profiles([out / "profile.json"], tmp_path / "profile.png").stat().st_size > 0
+
+
+def test_seed_736x1280_config_is_valid():
+    from pathlib import Path
+
+    import yaml
+
+    from ovyolo.config import validate
+
+    cfg = validate(yaml.safe_load((Path(__file__).resolve().parent.parent / "configs/seed-736x1280.yaml").read_text()))
+    assert cfg["models"]["demo"]["imgsz"] == ["auto", [736, 1280]]
+    assert "openvino-int8@bf16" in cfg["evaluation"]["variants"]
