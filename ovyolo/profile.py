@@ -20,7 +20,7 @@ Categories, first match wins:
 * ``concat``, ``resize`` (Interpolate/Resize), ``pooling`` (MaxPool/AvgPool), ``other``.
 
 ``categories[c]["ms"]`` is the mean per inference; the categories sum to ``total_ms`` (the sum of all counters,
-which is a little below the wall-clock latency, also recorded as ``wall_ms``).
+close to the wall-clock latency, whose median is recorded as ``wall_ms``).
 """
 from __future__ import annotations
 
@@ -163,8 +163,8 @@ class _Profiled:
             "wall_ms": float(np.median(self.wall_ms)) if self.wall_ms else None,
             "categories": {c: {"ms": per_cat[c], "share": per_cat[c] / total if total > 0 else 0.0,
                                "nodes": counts[c]} for c in CATEGORIES},
-            "by_exec_type": {k: {"ms": v, "share": v / total if total > 0 else 0.0}
-                             for k, v in sorted(exec_types.items(), key=lambda kv: -kv[1])},
+            "by_exec_type": [{"kernel": k, "ms": v, "share": v / total if total > 0 else 0.0}
+                             for k, v in sorted(exec_types.items(), key=lambda kv: -kv[1])],
             "executed_nodes": sum(1 for d in self.nodes.values() if d["status"] == "EXECUTED"),
             "top_ops": [{**{k: d[k] for k in ("node_name", "node_type", "exec_type", "category")},
                          "ms": d["ms"] / n, "share": (d["ms"] / n) / total if total > 0 else 0.0}
@@ -233,12 +233,18 @@ def profile_shape(model: str, hw: tuple[int, int], *, variant_files: dict, data_
     return result
 
 
+def ordered(result: dict) -> list[str]:
+    """The variant names of a profile in display (registry) order (JSON files store them sorted by name)."""
+    return sorted(result["variants"], key=variants.rank)
+
+
 def table(result: dict) -> str:
     """A Markdown table: one row per variant, ms (share) per category."""
     cats = [c for c in result["categories"] if any(v["categories"][c]["ms"] > 0 for v in result["variants"].values())]
     head = "| variant | precision | total ms | " + " | ".join(LABELS.get(c, c) for c in cats) + " |"
     lines = [head, "|" + "---|" * (3 + len(cats))]
-    for name, v in result["variants"].items():
+    for name in ordered(result):
+        v = result["variants"][name]
         cells = [f"{v['categories'][c]['ms']:.2f} ({100 * v['categories'][c]['share']:.0f}%)" for c in cats]
         lines.append(f"| {name} | {v['inference_precision']} | {v['total_ms']:.2f} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -253,7 +259,7 @@ def plot_profile(result: dict, path) -> Path:
 
     from ovyolo.atomic import atomic_file
 
-    names = list(result["variants"])
+    names = ordered(result)
     cats = [c for c in result["categories"] if any(result["variants"][n]["categories"][c]["ms"] > 0 for n in names)]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(names) + 3.5), 5.0))
     bottom = np.zeros(len(names))
