@@ -19,8 +19,10 @@ Categories, first match wins:
 * ``activations``: Swish, Sigmoid, SiLU, ... and fused element-wise ``Subgraph``/``Eltwise`` nodes, Multiply/Add.
 * ``concat``, ``resize`` (Interpolate/Resize), ``pooling`` (MaxPool/AvgPool), ``other``.
 
-``categories[c]["ms"]`` is the mean per inference; the categories sum to ``total_ms`` (the sum of all counters,
-close to the wall-clock latency, whose median is recorded as ``wall_ms``).
+``categories[c]["ms"]`` is the mean per inference; the categories sum to ``total_ms`` (the sum of all counters).
+On a loaded machine a few slow inferences inflate means: ``categories[c]["median_ms"]``, ``total_median_ms``
+(median of the per-inference sums) and ``wall_ms`` (median wall-clock latency) are the robust figures; the shares
+(of the means) are what to compare between variants.
 """
 from __future__ import annotations
 
@@ -122,12 +124,14 @@ class _Profiled:
         self.nodes: dict[str, dict] = {}  # node name -> {type, exec_type, category, ms (sum)}
         self.iterations = 0
         self.wall_ms: list[float] = []
+        self.per_inference: list[list[float]] = []  # one row per inference: ms per category (CATEGORIES order)
 
     def run(self, x: np.ndarray) -> None:
         t0 = time.perf_counter()
         self.request.infer({0: x}, share_inputs=True)
         self.wall_ms.append((time.perf_counter() - t0) * 1e3)
         self.iterations += 1
+        row = dict.fromkeys(CATEGORIES, 0.0)
         for p in self.request.profiling_info:
             ms = _ms(p.real_time)
             node = self.nodes.get(p.node_name)
@@ -137,6 +141,8 @@ class _Profiled:
                     "status": str(p.status).split(".")[-1],
                     "category": categorize(p.node_type, p.exec_type, p.node_name, self.in_head), "ms": 0.0}
             node["ms"] += ms
+            row[node["category"]] += ms
+        self.per_inference.append([row[c] for c in CATEGORIES])
 
     def result(self, top: int = TOP) -> dict:
         n = max(1, self.iterations)
@@ -147,6 +153,8 @@ class _Profiled:
             if node["ms"] > 0:
                 counts[node["category"]] += 1
         total = sum(per_cat.values())
+        rows = np.asarray(self.per_inference, dtype=np.float64).reshape(-1, len(CATEGORIES))
+        medians = np.median(rows, axis=0) if len(rows) else np.zeros(len(CATEGORIES))
         nodes = sorted(self.nodes.values(), key=lambda d: -d["ms"])
         exec_types: dict[str, float] = {}
         for node in nodes:
@@ -160,9 +168,10 @@ class _Profiled:
             "properties": self.properties,
             "iterations": self.iterations,
             "total_ms": total,
+            "total_median_ms": float(np.median(rows.sum(axis=1))) if len(rows) else 0.0,
             "wall_ms": float(np.median(self.wall_ms)) if self.wall_ms else None,
             "categories": {c: {"ms": per_cat[c], "share": per_cat[c] / total if total > 0 else 0.0,
-                               "nodes": counts[c]} for c in CATEGORIES},
+                               "median_ms": float(medians[i]), "nodes": counts[c]} for i, c in enumerate(CATEGORIES)},
             "by_exec_type": [{"kernel": k, "ms": v, "share": v / total if total > 0 else 0.0}
                              for k, v in sorted(exec_types.items(), key=lambda kv: -kv[1])],
             "executed_nodes": sum(1 for d in self.nodes.values() if d["status"] == "EXECUTED"),

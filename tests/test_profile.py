@@ -57,7 +57,8 @@ def test_profile_categories_sum_to_the_total(profiled):
     for name, v in res["variants"].items():
         cats = v["categories"]
         assert set(cats) == set(profile.CATEGORIES)
-        assert v["total_ms"] > 0 and v["iterations"] == 6
+        assert v["total_ms"] > 0 and v["iterations"] == 6 and v["total_median_ms"] > 0
+        assert all(c["median_ms"] >= 0 for c in cats.values())
         assert sum(c["ms"] for c in cats.values()) == pytest.approx(v["total_ms"], rel=1e-9)
         assert sum(c["share"] for c in cats.values()) == pytest.approx(1.0)
         assert v["top_ops"] and v["top_ops"][0]["ms"] >= v["top_ops"][-1]["ms"]
