@@ -144,7 +144,7 @@ def write_csv(table: list[dict], path: str | Path) -> None:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items() if k in COLUMNS})
 
 
-def verdict_text(verdicts: list[dict], max_drop: float) -> str:
+def verdict_text(verdicts: list[dict], max_drop: float, profile_lines: list[str] | None = None) -> str:
     """The verdict as Markdown: one section per model x shape."""
     lines = ["# Verdict", "",
              f"Fastest variant whose mAP50-95 drop against true f32 stays within {max_drop:g} (upper end of its "
@@ -163,13 +163,17 @@ def verdict_text(verdicts: list[dict], max_drop: float) -> str:
         lines += ([f"- {ln.strip()}" for ln in v["text"].splitlines() if ln.strip()] if v
                   else ["- no verdict (baseline not measured)"])
         lines.append("")
+    if profile_lines:
+        lines += ["## Where the time goes (OpenVINO per-op counters, results/{model}/{h}x{w}/profile.json)", ""]
+        lines += [f"- {ln}" for ln in profile_lines] + [""]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_verdict(verdicts: list[dict], max_drop: float, md: str | Path, js: str | Path, rst: str | Path) -> None:
+def write_verdict(verdicts: list[dict], max_drop: float, md: str | Path, js: str | Path, rst: str | Path,
+                  profile_lines: list[str] | None = None) -> None:
     from ovyolo.atomic import atomic_file, write_json
 
-    text = verdict_text(verdicts, max_drop)
+    text = verdict_text(verdicts, max_drop, profile_lines)
     with atomic_file(md) as tmp:
         tmp.write_text(text)
     write_json(js, {"max_drop": max_drop, "verdicts": verdicts})
@@ -333,3 +337,59 @@ def plot_all(table: list[dict], out_dir: str | Path) -> dict[str, Path]:
     paths["map"] = out_dir / "map.png"
     _save(fig, paths["map"])
     return paths
+
+
+# --------------------------------------------------------------------------------------------------
+# where the time goes (results/{model}/{h}x{w}/profile.json from the profile rule, ovyolo.profile); additive: the
+# summarize rule does not consume these yet (see docs/speed.md for the wiring)
+
+
+def profile_lines(profile_paths: list) -> list[str]:
+    """One verdict line per model x shape x OpenVINO variant: its total counter time and largest categories."""
+    from ovyolo.profile import LABELS
+
+    lines = []
+    for p in profile_paths:
+        prof = _load(p)
+        model, shape = prof.get("model") or _hw_key(str(p))[0], f"{prof['hw'][0]}x{prof['hw'][1]}"
+        for name in sorted(prof["variants"], key=_rank):
+            v = prof["variants"][name]
+            cats = sorted(((c, d) for c, d in v["categories"].items() if d["share"] >= 0.03), key=lambda cd: -cd[1]["ms"])
+            parts = ", ".join(f"{LABELS.get(c, c)} {100 * d['share']:.0f}%" for c, d in cats)
+            lines.append(f"{model} @ {shape} {name} ({v['inference_precision']}): {v['total_ms']:.1f} ms of "
+                         f"counters per inference; {parts}")
+    return lines
+
+
+def plot_profiles(profile_paths: list, path) -> Path:
+    """plots/profile.png: one panel per model x shape, stacked bars per OpenVINO variant (ms by op category)."""
+    import numpy as np
+
+    from ovyolo.profile import LABELS
+
+    profs = [_load(p) for p in profile_paths]
+    fig, axes = _figure(len(profs), "Where the time goes: OpenVINO per-op counters by category (labels: share)")
+    import matplotlib.pyplot as plt
+
+    colors = plt.get_cmap("tab10")
+    for ax, prof in zip(axes, profs):
+        names = sorted(prof["variants"], key=_rank)
+        cats = prof["categories"]
+        bottom = np.zeros(len(names))
+        for i, c in enumerate(cats):
+            vals = np.array([prof["variants"][n]["categories"][c]["ms"] for n in names])
+            if not vals.any():
+                continue
+            ax.bar(names, vals, bottom=bottom, label=LABELS.get(c, c), color=colors(i % 10))
+            for x, n in enumerate(names):
+                share = prof["variants"][n]["categories"][c]["share"]
+                if share >= 0.08:
+                    ax.text(x, bottom[x] + vals[x] / 2, f"{100 * share:.0f}%", ha="center", va="center", fontsize=7)
+            bottom += vals
+        ax.set(title=f"{prof.get('model', '')} @ {prof['hw'][0]}x{prof['hw'][1]} (h x w)",
+               ylabel="ms per inference (sum of counters)")
+        ax.tick_params(axis="x", rotation=30)
+        ax.legend(fontsize=6, loc="upper right")
+    path = Path(path)
+    _save(fig, path)
+    return path

@@ -46,6 +46,9 @@ REGISTRY: tuple[Variant, ...] = (
             precision_hint="f32"),
     Variant("openvino-int8", "ir", "OpenVINO INT8 (ours)",
             "NNCF INT8 of the FP32 IR, calibrated at {h}x{w}; float parts in f32", ir="int8", precision_hint="f32"),
+    Variant("openvino-int8@bf16", "ir", "OpenVINO INT8 (ours), float parts in bf16",
+            "the same INT8 IR with INFERENCE_PRECISION_HINT=bf16: its non-quantized ops run in bf16, what OpenVINO "
+            "runs by default on a bf16-capable CPU", ir="int8", precision_hint="bf16"),
     Variant("openvino-int8-ac", "ir", "OpenVINO INT8 within max_drop",
             "NNCF INT8 with accuracy control: ops reverted to float until the mAP50-95 drop on tuning images is "
             "within quantization.max_drop; float parts in f32", ir="int8-ac", precision_hint="f32"),

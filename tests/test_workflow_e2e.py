@@ -12,7 +12,7 @@ from ovyolo.quantize import count_quantized_ops
 
 from workflow_helpers import TINY, guarded_env, job_intervals, planned_jobs, snakemake
 
-VARIANTS = ["torch", "onnxruntime", "openvino-fp32", "openvino-fp32@bf16", "openvino-fp16", "openvino-int8", "ultralytics-int8"]
+VARIANTS = ["torch", "onnxruntime", "openvino-fp32", "openvino-fp32@bf16", "openvino-fp16", "openvino-int8", "openvino-int8@bf16", "ultralytics-int8"]
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_metrics_and_benchmarks_carry_every_field(run):
         lat = bv["latency"]
         assert lat["min_ms"] <= lat["p50_ms"] <= lat["p90_ms"] <= lat["p99_ms"] and len(lat["round_medians_ms"]) == 6
         assert bv["throughput"]["fps"] > 0 and bv["file_size_bytes"] > 0
-        expected = "bf16" if v == "openvino-fp32@bf16" and b["system"]["cpu_flags"].get("avx512_bf16") else "f32"
+        expected = "bf16" if v.endswith("@bf16") and b["system"]["cpu_flags"].get("avx512_bf16") else "f32"
         assert bv["inference_precision"] == expected, (v, bv["inference_precision"])
     ratios = b["ratios"]["latency"]
     assert set(ratios["speedup_over_baseline"]) == set(VARIANTS) - {"openvino-fp32"}
@@ -150,8 +150,9 @@ def test_summary_has_a_row_per_variant(run):
     verdict = (wd / "results/verdict.md").read_text()
     assert "## demo @ 192x320" in verdict and "Recommend " in verdict
     assert verdict.strip() in proc_text(run)  # printed at the end of the run
-    for name in ("latency_vs_map", "speedup", "rounds", "size", "map"):
+    for name in ("latency_vs_map", "speedup", "rounds", "size", "map", "profile"):
         assert (wd / f"results/plots/{name}.png").read_bytes()[:4] == b"\x89PNG"
+    assert "## Where the time goes" in verdict and "openvino-int8" in verdict.split("## Where the time goes")[1]
 
 
 def test_benchmarks_never_overlap_other_jobs(run):
@@ -180,7 +181,8 @@ def test_calibration_size_reruns_only_calibration_and_quantize(run, tmp_path):
     cfg["calibration"]["size"] = 10
     jobs = planned_jobs(snakemake(wd, "-n", config=cfg))
     # calibration and quantize, and what measures the new INT8 model: never training, export or convert
-    assert jobs == {"calibration": 1, "quantize": 1, "validate": 1, "benchmark": 1, "bundle": 1, "summarize": 1, "all": 1}, jobs
+    # (validate: openvino-int8 and openvino-int8@bf16, the same INT8 IR under two precision hints)
+    assert jobs == {"calibration": 1, "quantize": 1, "validate": 2, "benchmark": 1, "profile": 1, "bundle": 1, "summarize": 1, "all": 1}, jobs
     # and for real: training, export and convert outputs stay untouched
     base = wd / "results/demo/192x320"
     before = {p: p.stat().st_mtime_ns for p in [base / "model.onnx", base / "fp32/model.xml", wd / "results/_demo/run/weights/best.pt"]}
@@ -194,9 +196,9 @@ def test_calibration_size_reruns_only_calibration_and_quantize(run, tmp_path):
     "section, key, value, expected",
     [
         ("benchmark", "rounds", 7, {"benchmark": 1, "summarize": 1, "all": 1}),
-        ("evaluation", "iou", 0.6, {"validate": 7, "summarize": 1, "all": 1}),
+        ("evaluation", "iou", 0.6, {"validate": 8, "summarize": 1, "all": 1}),
         ("evaluation", "max_drop", 0.02, {"summarize": 1, "all": 1}),
-        ("quantization", "preset", "performance", {"quantize": 1, "validate": 1, "benchmark": 1, "bundle": 1, "summarize": 1, "all": 1}),
+        ("quantization", "preset", "performance", {"quantize": 1, "validate": 2, "benchmark": 1, "profile": 1, "bundle": 1, "summarize": 1, "all": 1}),
     ],
 )
 def test_each_setting_reruns_only_what_it_affects(run, tmp_path, section, key, value, expected):

@@ -139,7 +139,7 @@ def shape_model_files(wildcards):
     return sorted({f for files in variant_files(wildcards).values() for f in files.values()})
 
 
-PLOTS = ["latency_vs_map", "speedup", "rounds", "size", "map"]
+PLOTS = ["latency_vs_map", "speedup", "rounds", "size", "map", "profile"]
 
 
 def per_shape(name):

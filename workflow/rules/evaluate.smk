@@ -68,6 +68,7 @@ rule summarize:
         benchmarks=lambda wc: per_shape("benchmark.json"),
         shapes=lambda wc: discoveries(),
         calibrations=lambda wc: per_shape("calibration/manifest.json"),
+        profiles=lambda wc: per_shape("profile.json"),
     output:
         csv=report(
             f"{RESULTS}/summary.csv",
@@ -113,6 +114,12 @@ rule summarize:
             category="3. Comparison plots",
             labels={"plot": "mAP per variant"},
         ),
+        profile=report(
+            f"{RESULTS}/plots/profile.png",
+            caption="../report/profile.rst",
+            category="3. Comparison plots",
+            labels={"plot": "where the time goes"},
+        ),
     params:
         evaluation=canon(config["evaluation"]),
     log:
@@ -122,3 +129,36 @@ rule summarize:
         "../../envs/ovyolo.yaml"
     script:
         "../scripts/summarize.py"
+
+
+rule profile:
+    """Where the time goes: OpenVINO per-op performance counters of every OpenVINO variant of one model x shape,
+    summed by op category (int8/float convolutions, head, activations, Concat, Reorder, ...)."""
+    input:
+        # the IRs of the shape's OpenVINO variants (from the registry), each once
+        lambda wc: sorted({f for v, fs in variant_files(wc).items() if _variants.get(v).is_openvino for f in fs.values()}),
+        data=data_yaml,
+    output:
+        json=f"{RESULTS}/{{model}}/{{h}}x{{w}}/profile.json",
+        png=report(
+            f"{RESULTS}/{{model}}/{{h}}x{{w}}/profile.png",
+            caption="../report/profile.rst",
+            category="4. Where the time goes",
+            subcategory="{model} @ {h}x{w}",
+            labels={"plot": "per-op-category time"},
+        ),
+    params:
+        variant_files=lambda wc: {v: fs for v, fs in variant_files(wc).items() if _variants.get(v).is_openvino},
+        iterations=60,
+        rounds=6,
+        images=8,
+    log:
+        f"{LOGS}/{{model}}/{{h}}x{{w}}/profile.log",
+    threads: THREADS
+    resources:
+        # like the benchmark: the profile runs alone (the default profile gives every other job bench=1)
+        bench=100,
+    conda:
+        "../../envs/ovyolo.yaml"
+    script:
+        "../scripts/profile.py"

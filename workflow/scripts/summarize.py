@@ -12,8 +12,11 @@ def main(smk):
                                     list(smk.input.shapes), list(smk.input.calibrations), max_drop=ev["max_drop"],
                                     n_boot=ev["bootstrap"], seed=ev["seed"])
     summary.write_csv(table, smk.output.csv)
-    summary.write_verdict(verdicts, ev["max_drop"], smk.output.verdict, smk.output.verdict_json, smk.output.verdict_rst)
+    profiles = list(smk.input.profiles)
+    summary.write_verdict(verdicts, ev["max_drop"], smk.output.verdict, smk.output.verdict_json, smk.output.verdict_rst,
+                          profile_lines=summary.profile_lines(profiles))
     summary.plot_all(table, Path(smk.output.map).parent)
+    summary.plot_profiles(profiles, smk.output.profile)
     print(Path(smk.output.verdict).read_text())
 
 
