@@ -173,6 +173,7 @@ def test_html_report_contains_the_plots(run, tmp_path):
     for name in ("latency_vs_map.png", "speedup.png", "rounds.png", "size.png", "map.png", "summary.csv", "verdict.md"):
         assert name in html
     assert "This is the first thing to read" in html  # the report opens on the verdict
+    assert "gallery.png" in html  # val images, FP32 vs INT8 detections side by side
 
 
 def test_calibration_size_reruns_only_calibration_and_quantize(run, tmp_path):
@@ -182,7 +183,7 @@ def test_calibration_size_reruns_only_calibration_and_quantize(run, tmp_path):
     jobs = planned_jobs(snakemake(wd, "-n", config=cfg))
     # calibration and quantize, and what measures the new INT8 model: never training, export or convert
     # (validate: openvino-int8 and openvino-int8@bf16, the same INT8 IR under two precision hints)
-    assert jobs == {"calibration": 1, "quantize": 1, "validate": 2, "benchmark": 1, "profile": 1, "bundle": 1, "summarize": 1, "all": 1}, jobs
+    assert jobs == {"calibration": 1, "quantize": 1, "validate": 2, "benchmark": 1, "profile": 1, "bundle": 1, "gallery": 1, "summarize": 1, "all": 1}, jobs
     # and for real: training, export and convert outputs stay untouched
     base = wd / "results/demo/192x320"
     before = {p: p.stat().st_mtime_ns for p in [base / "model.onnx", base / "fp32/model.xml", wd / "results/_demo/run/weights/best.pt"]}
@@ -198,7 +199,7 @@ def test_calibration_size_reruns_only_calibration_and_quantize(run, tmp_path):
         ("benchmark", "rounds", 7, {"benchmark": 1, "summarize": 1, "all": 1}),
         ("evaluation", "iou", 0.6, {"validate": 8, "summarize": 1, "all": 1}),
         ("evaluation", "max_drop", 0.02, {"summarize": 1, "all": 1}),
-        ("quantization", "preset", "performance", {"quantize": 1, "validate": 2, "benchmark": 1, "profile": 1, "bundle": 1, "summarize": 1, "all": 1}),
+        ("quantization", "preset", "performance", {"quantize": 1, "validate": 2, "benchmark": 1, "profile": 1, "bundle": 1, "gallery": 1, "summarize": 1, "all": 1}),
     ],
 )
 def test_each_setting_reruns_only_what_it_affects(run, tmp_path, section, key, value, expected):

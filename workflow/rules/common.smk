@@ -167,6 +167,7 @@ def final_targets(wildcards):
     for model in config["models"]:
         for h, w in shapes_of(model):
             out += [f"{RESULTS}/{model}/{h}x{w}/{ir}/model.xml" for ir in ("fp32", "fp16", "int8")]
+            out.append(f"{RESULTS}/{model}/{h}x{w}/gallery.png")
             out += [f"{RESULTS}/{model}/{h}x{w}/bundles/{ir}" for ir in ("fp32", "fp16", "int8")]
     return out + [f"{RESULTS}/summary.csv"] + expand(f"{RESULTS}/plots/{{p}}.png", p=PLOTS)
 

@@ -21,3 +21,35 @@ rule bundle:
     script:
         "../scripts/bundle.py"
 
+
+
+rule gallery:
+    """Val images with the ground truth and every f32-hinted OpenVINO variant's detections side by side, the images
+    where the variants disagree most with true f32 first (in the report)."""
+    input:
+        lambda wc: sorted(
+            {f for v, fs in variant_files(wc).items() if _variants.get(v).precision_hint == "f32" for f in fs.values()}
+        ),
+        data=data_yaml,
+    output:
+        png=report(
+            f"{RESULTS}/{{model}}/{{h}}x{{w}}/gallery.png",
+            caption="../report/gallery.rst",
+            category="5. Detections",
+            subcategory="{model} @ {h}x{w}",
+            labels={"plot": "FP32 vs INT8 detections"},
+        ),
+        json=f"{RESULTS}/{{model}}/{{h}}x{{w}}/gallery.json",
+    params:
+        irs=lambda wc: {
+            v: fs["xml"]
+            for v, fs in variant_files(wc).items()
+            if _variants.get(v).is_openvino and _variants.get(v).precision_hint == "f32"
+        },
+    log:
+        f"{LOGS}/{{model}}/{{h}}x{{w}}/gallery.log",
+    threads: 1
+    conda:
+        "../../envs/ovyolo.yaml"
+    script:
+        "../scripts/gallery.py"
