@@ -169,14 +169,12 @@ def interleaved_latency(runners: dict, inputs: list[np.ndarray], *, rounds: int 
     budget = int(float(seconds_per_round) * 1e9)
     n_min = int(min_iterations_per_round)
     wall0 = clock()
-    pos = {name: 0 for name in runners}
-    for name, runner in runners.items():
-        xs = checked[name]
+    for name, runner in runners.items():  # untimed warm-up of every runner before the first round
         for i in range(int(warmup)):
-            runner.infer(xs[i % len(xs)])
-    times = {name: [] for name in runners}
-    round_times = {name: [] for name in runners}
-    seconds = {name: 0.0 for name in runners}
+            runner.infer(checked[name][i % len(checked[name])])
+    pos = dict.fromkeys(runners, 0)
+    round_times: dict[str, list[list[int]]] = {name: [] for name in runners}  # per runner, per round, ns
+    seconds = dict.fromkeys(runners, 0.0)
     for plan in orders:
         for name in plan:
             runner, xs = runners[name], checked[name]
@@ -197,10 +195,9 @@ def interleaved_latency(runners: dict, inputs: list[np.ndarray], *, rounds: int 
                     break
             seconds[name] += (clock() - start) / 1e9
             round_times[name].append(this)
-            times[name].extend(this)
     variants = {}
     for name in runners:
-        st = _stats_ms(times[name])
+        st = _stats_ms([t for r in round_times[name] for t in r])
         st["round_medians_ms"] = [float(np.median(np.asarray(t, np.float64) / 1e6)) for t in round_times[name]]
         st["round_iterations"] = [len(t) for t in round_times[name]]
         st["seconds"] = float(seconds[name])

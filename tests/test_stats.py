@@ -114,28 +114,15 @@ def test_weights_validation_and_no_gt():
 
 def test_crowd_ignores_follow_cocoeval_accumulate():
     """Ignored GT (crowd) and ignored detections take the general path; compare with COCOeval.accumulate."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
+    from ovyolo.evaluate import cocoeval
 
     preds, gts, sizes = make_data(7, n_img=40)
     rng = np.random.default_rng(7)
-    images, anns, dets = [], [], []
-    for i, (p, g, (h, w)) in enumerate(zip(preds, gts, sizes), start=1):
-        images.append({"id": i, "height": h, "width": w})
-        for c, x1, y1, x2, y2 in g:
-            anns.append({"id": len(anns) + 1, "image_id": i, "category_id": int(c) + 1,
-                         "iscrowd": int(rng.random() < 0.25), "bbox": [x1, y1, x2 - x1, y2 - y1],
-                         "area": (x2 - x1) * (y2 - y1)})
-        for x1, y1, x2, y2, s, c in p:
-            dets.append({"image_id": i, "category_id": int(c) + 1, "score": s, "bbox": [x1, y1, x2 - x1, y2 - y1]})
-    gt = COCO()
-    gt.dataset = {"images": images, "annotations": anns,
-                  "categories": [{"id": k + 1, "name": n} for k, n in enumerate(NAMES)]}
+    ev, _ = cocoeval(preds, gts, sizes, list(NAMES))
+    for ann in ev.cocoGt.dataset["annotations"]:  # a quarter of the ground truth becomes crowd (ignored) boxes
+        ann["iscrowd"] = int(rng.random() < 0.25)
     with contextlib.redirect_stdout(io.StringIO()):
-        gt.createIndex()
-        ev = COCOeval(gt, gt.loadRes(dets), "bbox")
-        ev.params.maxDets = [300]
-        ev.params.areaRng, ev.params.areaRngLbl = [[0.0, 1e10]], ["all"]
+        ev.cocoGt.createIndex()
         ev.evaluate()
         ev.accumulate()
     m = matches_from_cocoeval(ev, len(NAMES))
