@@ -19,7 +19,7 @@ COLUMNS = [
     "mAP50_95_drop", "mAP50_95_drop_ci_low", "mAP50_95_drop_ci_high",
     "mean_abs_diff_vs_fp32", "agreement_images",
     "latency_p50_ms", "latency_p99_ms", "speedup_vs_fp32", "speedup_ci_low", "speedup_ci_high", "speedup_ci_coverage",
-    "fps", "throughput_speedup_vs_fp32",
+    "fps", "throughput_speedup_vs_fp32", "throughput_streams", "throughput_requests",
     "file_size_mb", "ir_precision", "inference_precision", "threads", "rounds", "val_images", "skipped_val_images",
     "calibration_images", "shape_reason", "warnings", "provenance",
 ]
@@ -104,6 +104,7 @@ def build(metrics: list, matches: list, benchmarks: list, shapes: list, calibrat
                 "speedup_ci_high": speed.get("ci_high"), "speedup_ci_coverage": speed.get("coverage"),
                 "fps": thr.get("fps"),
                 "throughput_speedup_vs_fp32": 1.0 if name == BASELINE else (thr_ratios.get(name) or {}).get("median"),
+                "throughput_streams": thr.get("streams"), "throughput_requests": thr.get("requests"),
                 "file_size_mb": bv["file_size_bytes"] / 2**20 if bv.get("file_size_bytes") else None,
                 "ir_precision": _ir_precision(name),
                 "inference_precision": bv.get("inference_precision", m.get("inference_precision")),
@@ -123,13 +124,25 @@ def build(metrics: list, matches: list, benchmarks: list, shapes: list, calibrat
                     "drop": {"mAP50_95": boot["drop"]["mAP50_95"], "ci": boot["drop"]["mAP50_95_ci"]},
                 })
         v = stats.verdict(verdict_rows, max_drop=max_drop, baseline=BASELINE) if verdict_rows else None
+        throughput = [throughput_line(r) for r in rows if r["variant"] in (BASELINE, variants.OURS_INT8)]
         for row in rows:
             row["verdict"] = None if v is None else ("winner" if row["variant"] == v["winner"] else "lost")
         verdicts.append({"model": model, "shape": shape, "shape_reason": shape_of.get(key), "warnings": shared_warnings,
+                         "throughput": [t for t in throughput if t],
                          "calibration_images": cal.get("count"), "val_images": rows[0]["val_images"] if rows else None,
                          "verdict": v})
         table += rows
     return table, verdicts
+
+
+def throughput_line(row: dict) -> str | None:
+    """Async throughput against latency-mode FPS (1000 / p50) of one row, with the streams and requests used."""
+    if not row.get("fps") or not row.get("latency_p50_ms"):
+        return None
+    sync_fps = 1000.0 / row["latency_p50_ms"]
+    return (f"{row['variant']}: {row['fps']:.1f} FPS async ({row.get('throughput_streams')} streams, "
+            f"{row.get('throughput_requests')} requests) = {row['fps'] / sync_fps:.2f}x its latency-mode "
+            f"{sync_fps:.1f} FPS (batch 1, {row.get('threads')} threads)")
 
 
 def write_csv(table: list[dict], path: str | Path) -> None:
@@ -158,6 +171,8 @@ def verdict_text(verdicts: list[dict], max_drop: float, profile_lines: list[str]
         lines.append(f"Val images: {item.get('val_images')}; calibration images: {item.get('calibration_images')}.")
         for w in item.get("warnings") or []:
             lines.append(f"WARNING: {w}")
+        for t in item.get("throughput") or []:
+            lines.append(f"Throughput: {t}.")
         lines.append("")
         v = item["verdict"]
         lines += ([f"- {ln.strip()}" for ln in v["text"].splitlines() if ln.strip()] if v
