@@ -410,7 +410,7 @@ def run_interleaved(variants: dict, images: list[Path], hw: tuple[int, int], thr
     """Build every variant's runner, letterbox the images to ``hw``, time them interleaved; one JSON-ready dict.
 
     ``variants`` maps a name to the keyword arguments of :func:`ovyolo.runtimes.make_runner` (``xml=``,
-    ``onnx=``, ``weights=``, ``precision_hint=``, ``trusted=``, ``repo=``); the name is the variant unless the
+    ``onnx=``, ``source=``, ``precision_hint=``); the name is the variant unless the
     arguments hold ``variant=`` (so one IR can be timed under two names). ``threads`` and ``hw`` are the same
     for all. ``settings`` override :data:`DEFAULT_SETTINGS`.
 

@@ -144,6 +144,7 @@ def test_redelivered_demo_gives_the_same_shape_and_map_and_stays_untouched(demo,
     from ovyolo.discover import discover_model
     from ovyolo.evaluate import evaluate
     from ovyolo.runtimes import make_runner
+    from ovyolo.sources import identify
 
     user = redeliver(demo["data"], tmp_path / "export")
     before = tree_state(user.parent)
@@ -158,7 +159,7 @@ def test_redelivered_demo_gives_the_same_shape_and_map_and_stays_untouched(demo,
     hw = (shapes[0][0]["h"], shapes[0][0]["w"])
     assert hw == (192, 320)
 
-    runner = make_runner("torch", weights=demo["weights"], threads=2, hw=hw, trusted=True)
+    runner = make_runner("torch", source=identify(demo["weights"], trusted=True), threads=2, hw=hw)
     results = []
     for y in (demo["data"], user):
         ds = load_dataset(y)
@@ -174,7 +175,7 @@ def test_redelivered_demo_gives_the_same_shape_and_map_and_stays_untouched(demo,
 
 def test_ultralytics_int8_reference_writes_nothing_into_the_data_set(demo, tmp_path):
     """Ultralytics' export(int8=True) builds a training data set, which writes labels.cache beside the labels."""
-    from ovyolo.reference import export_ultralytics_int8
+    from ovyolo.ultralytics_int8 import export_ultralytics_int8
 
     user = redeliver(demo["data"], tmp_path / "export")
     before = tree_state(user.parent)

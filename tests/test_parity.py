@@ -16,7 +16,7 @@ def demo(tmp_path_factory):
 def _yolo_val(weights, data_yaml, tmp_path, **kw):
     from ultralytics import YOLO
 
-    from ovyolo.reference import scratch_dataset
+    from ovyolo.ultralytics_int8 import scratch_dataset
 
     yaml_copy = scratch_dataset(data_yaml, tmp_path / "valdata", splits=("val",))
     m = YOLO(str(weights)).val(data=str(yaml_copy), split="val", imgsz=320, device="cpu", workers=0, plots=False,
@@ -28,9 +28,10 @@ def _ours(demo, hw, **kw):
     from ovyolo.data import load_dataset
     from ovyolo.evaluate import evaluate
     from ovyolo.runtimes import make_runner
+    from ovyolo.sources import identify
 
     ds = load_dataset(demo["data"])
-    runner = make_runner("torch", weights=demo["weights"], threads=2, hw=hw, trusted=True)
+    runner = make_runner("torch", source=identify(demo["weights"], trusted=True), threads=2, hw=hw)
     return evaluate(runner.infer, ds.images("val"), hw, ds.names, "ultralytics", **kw)
 
 
