@@ -25,7 +25,7 @@ def set_threads(n: int) -> int:
 
 
 # Rules whose outputs share a folder with another rule's: their provenance file is named after the rule.
-SHARED_FOLDER_RULES = {"identify_source", "discover_shape", "export_onnx", "benchmark", "summarize"}
+SHARED_FOLDER_RULES = {"identify_source", "discover_shape", "export_onnx", "benchmark", "profile", "gallery", "summarize"}
 
 
 def provenance_path(snakemake) -> Path | None:
