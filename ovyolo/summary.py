@@ -355,8 +355,8 @@ def plot_all(table: list[dict], out_dir: str | Path) -> dict[str, Path]:
 
 
 # --------------------------------------------------------------------------------------------------
-# where the time goes (results/{model}/{h}x{w}/profile.json from the profile rule, ovyolo.profile); additive: the
-# summarize rule does not consume these yet (see docs/speed.md for the wiring)
+# where the time goes (results/{model}/{h}x{w}/profile.json from the profile rule, ovyolo.profile): summarize draws
+# plots/profile.png and adds these lines to the verdict
 
 
 def profile_lines(profile_paths: list) -> list[str]:

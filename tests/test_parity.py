@@ -37,7 +37,7 @@ def _ours(demo, hw, **kw):
 
 # rect=False: every image letterboxed to 320x320, as our letterbox does at (320, 320). (yolo val's default rect=True
 # pads each batch shape by half a stride: 360x640 frames at imgsz 320 become 180x320 inside a 224x352 canvas, which
-# our letterbox, filling the canvas, does not produce; see docs/accuracy.md.)
+# our letterbox, filling the canvas, does not produce; see README, "Our mAP and `yolo val`'s".)
 @pytest.mark.parametrize("rect, hw", [(False, (320, 320))])
 def test_torch_map_matches_yolo_val_scored_the_same_way(demo, tmp_path, rect, hw):
     theirs = _yolo_val(demo["weights"], demo["data"], tmp_path, rect=rect)

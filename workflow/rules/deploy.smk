@@ -1,5 +1,5 @@
 # Deployment bundles: each IR precision packaged so that Ultralytics loads it like its own OpenVINO export
-# (model_openvino_model/ + metadata.yaml), with bundle.json and provenance.json. See docs/deploy.md.
+# (model_openvino_model/ + metadata.yaml), with bundle.json and provenance.json. See README, "Deploying the results".
 
 
 rule bundle:
