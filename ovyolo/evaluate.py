@@ -121,14 +121,22 @@ def cocoeval(preds: list[np.ndarray], gts: list[np.ndarray], sizes: list[tuple[i
 
 
 def coco_eval(preds: list[np.ndarray], gts: list[np.ndarray], sizes: list[tuple[int, int]],
-              names: list[str]) -> dict:
+              names: list[str], *, with_matches: bool = False):
     """COCO bbox mAP (pycocotools COCOeval, 101-point interpolation, IoU 0.50:0.05:0.95, all areas) of the lists
     :func:`cocoeval` takes. Up to :data:`MAX_DET` detections per image are scored (the NMS cap, not COCO's 100).
     Overall mAP is the mean over classes that have ground truth (None if none has); per-class values are None for
     classes without ground truth.
+
+    ``with_matches``: return ``(result, matches)``, the per-image :class:`ovyolo.stats.Matches` of the same
+    ``COCOeval.evaluate()`` (for the paired bootstrap), so that a validation matches its detections once.
     """
     n_classes = len(names)
     ev, counts = cocoeval(preds, gts, sizes, names)
+    matches = None
+    if with_matches:
+        from ovyolo.stats import matches_of
+
+        matches = matches_of(ev, gts, n_classes)  # before accumulate(), which only reads evalImgs
     # precision[T=10, R=101, K] as COCOeval.accumulate lays it out; -1 where a class has no GT
     precision = np.where(counts > 0, 0.0, -1.0)[None, None, :].repeat(10, 0).repeat(101, 1)
     if ev is not None:
@@ -140,13 +148,14 @@ def coco_eval(preds: list[np.ndarray], gts: list[np.ndarray], sizes: list[tuple[
         m50, m = _ap(precision[:, :, k])
         per_class[name] = None if m is None else {"mAP50": m50, "mAP50_95": m, "instances": int(counts[k])}
     valid = precision[:, :, counts > 0]
-    return {
+    result = {
         "mAP50": float(valid[0].mean()) if valid.size else None,
         "mAP50_95": float(valid.mean()) if valid.size else None,
         "per_class": per_class,
         "images": len(preds),
         "instances": int(sum(len(np.asarray(g).reshape(-1, 5)) for g in gts)),
     }
+    return (result, matches) if with_matches else result
 
 
 def ultralytics_eval(preds: list[np.ndarray], gts: list[np.ndarray], names: list[str]) -> dict:
@@ -209,12 +218,15 @@ class Evaluation(tuple):
     - ``sizes``: list of n ``(h, w)`` ints, the images as read (EXIF orientation applied).
     - ``files``: list of n ``str`` paths, the images read (unreadable ones are left out of all four lists).
 
+    - ``matches``: the per-image COCO matches (:class:`ovyolo.stats.Matches`) of the same COCOeval as ``result``.
+
     ``coco_eval(ev.preds, ev.gts, ev.sizes, names)`` reproduces ``result``'s COCO numbers exactly.
     """
 
-    def __new__(cls, result: dict, raw: np.ndarray, preds: list, gts: list, sizes: list, files: list):
+    def __new__(cls, result: dict, raw: np.ndarray, preds: list, gts: list, sizes: list, files: list, matches=None):
         obj = super().__new__(cls, (result, raw))
         obj.result, obj.raw, obj.preds, obj.gts, obj.sizes, obj.files = result, raw, preds, gts, sizes, files
+        obj.matches = matches
         return obj
 
 
@@ -273,12 +285,12 @@ def evaluate(predict: Callable[[np.ndarray], np.ndarray], images: list[Path], hw
     elapsed = time.perf_counter() - t0
     log.info("validated %d/%d images in %s (%.1f img/s, %d unreadable)", len(preds), total, _duration(elapsed),
              len(preds) / max(elapsed, 1e-9), skipped)
-    result = coco_eval(preds, gts, sizes, names)
+    result, matches = coco_eval(preds, gts, sizes, names, with_matches=True)
     result.update({"ultralytics": ultralytics_eval(preds, gts, names), "conf": conf, "iou": iou,
                    "hw": [int(hw[0]), int(hw[1])], "layout": layout, "multi_label": bool(multi_label),
                    "skipped": skipped, "raw_images": len(raws)})
     raw = np.concatenate(raws, axis=0).astype(np.float32, copy=False)
-    return Evaluation(result, raw, preds, gts, sizes, files)
+    return Evaluation(result, raw, preds, gts, sizes, files, matches)
 
 
 def agreement(raw: np.ndarray, ref: np.ndarray) -> dict:

@@ -49,7 +49,7 @@ def validate_variant(model: str, variant: str, hw: tuple[int, int], *, model_fil
         ref = np.load(baseline)
         n = min(len(ref), len(raw))
         result["agreement"] = {"baseline": variants.BASELINE, "images": int(n), **agreement(raw[:n], ref[:n])}
-    stats.save_matches(stats.matches_from_preds(ev.preds, ev.gts, ev.sizes, names), out_matches)
+    stats.save_matches(ev.matches, out_matches)
     with atomic_file(out_outputs) as tmp:
         with open(tmp, "wb") as f:
             np.save(f, raw)

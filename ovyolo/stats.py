@@ -139,12 +139,15 @@ def matches_from_preds(preds: list[np.ndarray], gts: list[np.ndarray], sizes: li
     """
     from ovyolo.evaluate import cocoeval
 
-    n_img, n_cls = len(preds), len(names)
     ev, _ = cocoeval(preds, gts, sizes, list(names))
-    gt_count = _gt_counts_numpy(gts, n_cls)
+    return matches_of(ev, gts, len(names))
+
+
+def matches_of(ev, gts: list[np.ndarray], n_classes: int) -> Matches:
+    """:class:`Matches` of an evaluated :func:`~ovyolo.evaluate.cocoeval` (``ev`` None: nothing could match)."""
     if ev is None:  # coco_eval skips accumulate here too: nothing can match
-        return Matches(n_img, gt_count, tuple(_empty_class() for _ in range(n_cls)))
-    return matches_from_cocoeval(ev, n_cls)
+        return Matches(len(gts), _gt_counts_numpy(gts, n_classes), tuple(_empty_class() for _ in range(n_classes)))
+    return matches_from_cocoeval(ev, n_classes)
 
 
 def matches_from_cocoeval(ev, n_classes: int) -> Matches:

@@ -157,8 +157,10 @@ def write_csv(table: list[dict], path: str | Path) -> None:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items() if k in COLUMNS})
 
 
-def verdict_text(verdicts: list[dict], max_drop: float, profile_lines: list[str] | None = None) -> str:
-    """The verdict as Markdown: one section per model x shape."""
+def verdict_text(verdicts: list[dict], max_drop: float, profile_lines: list[str] | None = None,
+                 left_out: dict[str, str] | None = None) -> str:
+    """The verdict as Markdown: one section per model x shape; ``left_out``: requested variants not measured here,
+    with why (:func:`ovyolo.variants.without_unsupported_bf16`)."""
     lines = ["# Verdict", "",
              f"Fastest variant whose mAP50-95 drop against true f32 stays within {max_drop:g} (upper end of its "
              "95% paired-bootstrap CI); speed-ups are medians of interleaved per-round ratios with their CI. A CI "
@@ -178,6 +180,9 @@ def verdict_text(verdicts: list[dict], max_drop: float, profile_lines: list[str]
         lines += ([f"- {ln.strip()}" for ln in v["text"].splitlines() if ln.strip()] if v
                   else ["- no verdict (baseline not measured)"])
         lines.append("")
+    if left_out:
+        lines += ["## Requested but not measured on this machine", ""]
+        lines += [f"- {name}: {why}" for name, why in left_out.items()] + [""]
     if profile_lines:
         lines += ["## Where the time goes (OpenVINO per-op counters, results/{model}/{h}x{w}/profile.json)", ""]
         lines += [f"- {ln}" for ln in profile_lines] + [""]
@@ -185,13 +190,13 @@ def verdict_text(verdicts: list[dict], max_drop: float, profile_lines: list[str]
 
 
 def write_verdict(verdicts: list[dict], max_drop: float, md: str | Path, js: str | Path, rst: str | Path,
-                  profile_lines: list[str] | None = None) -> None:
+                  profile_lines: list[str] | None = None, left_out: dict[str, str] | None = None) -> None:
     from ovyolo.atomic import atomic_file, write_json
 
-    text = verdict_text(verdicts, max_drop, profile_lines)
+    text = verdict_text(verdicts, max_drop, profile_lines, left_out)
     with atomic_file(md) as tmp:
         tmp.write_text(text)
-    write_json(js, {"max_drop": max_drop, "verdicts": verdicts})
+    write_json(js, {"max_drop": max_drop, "verdicts": verdicts, "not_measured": dict(left_out or {})})
     body = ["Verdict", "=======", "", "This is the first thing to read: for each model and deploy shape, the fastest",
             "variant that keeps the accuracy budget, with confidence intervals. Details below in the Summary table",
             "and the comparison plots. Every row of summary.csv names, in its ``provenance`` column, the",

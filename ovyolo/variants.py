@@ -86,6 +86,31 @@ def for_family(family: str, requested: list[str]) -> list[str]:
     return [v.name for v in REGISTRY if v.name in requested and family in v.families]
 
 
+BF16_MODES = ("auto", "always")
+
+
+def without_unsupported_bf16(requested: list[str], mode: str, cpu_has_bf16: bool) -> tuple[list[str], dict[str, str]]:
+    """The requested variants this machine measures, and those it leaves out with the reason.
+
+    A variant whose precision hint is bf16 runs in f32 on a CPU without bf16 (OpenVINO falls back silently): it
+    would repeat the f32 row of the same IR, at the cost of a validation and a share of every benchmark round. With
+    ``mode`` "auto" such variants are left out where the CPU has no bf16; "always" measures them anyway."""
+    if mode not in BF16_MODES:
+        raise WorkflowError(f"evaluation.bf16 must be one of {', '.join(BF16_MODES)}, got '{mode}'")
+    if mode == "always" or cpu_has_bf16:
+        return list(requested), {}
+    kept, left_out = [], {}
+    for name in requested:
+        spec = get(name)
+        if spec.precision_hint == "bf16":
+            same = next((v.name for v in REGISTRY if v.ir == spec.ir and v.precision_hint == "f32"), None)
+            left_out[name] = ("not measured: this CPU has no bf16, so OpenVINO would run it in f32"
+                              + (f", exactly as {same}" if same else "") + " (set evaluation.bf16: always to measure it)")
+        else:
+            kept.append(name)
+    return kept, left_out
+
+
 def wildcard_regex() -> str:
     """The ``{variant}`` wildcard constraint: exactly the registered names."""
     return "|".join(re.escape(n) for n in names())

@@ -16,7 +16,7 @@ def test_default_config_is_valid_and_defaults_are_filled():
     assert cfg["models"]["m"]["imgsz"] == "auto"
     assert cfg["models"]["m"]["trust_checkpoint"] is False
     assert cfg["calibration"]["size"] == 300
-    assert cfg["demo"]["train"]["epochs"] == 30
+    assert cfg["demo"]["train"]["epochs"] == 18 and cfg["evaluation"]["bf16"] == "auto"
     assert cfg["demo"]["frame"] == [360, 640]  # a default beside a $ref
     partial = validate({"models": {"m": {"source": "demo", "data": "demo"}}, "demo": {"seed": 3, "train": {"epochs": 2}}})
     assert partial["demo"]["frame"] == [360, 640] and partial["demo"]["train"]["batch"] == 8
@@ -44,3 +44,14 @@ def test_bad_config_gives_one_line_naming_the_key(patch, needle):
         validate(cfg)
     msg = str(exc.value)
     assert needle in msg and "\n" not in msg
+
+
+def test_the_demo_trainer_defaults_are_the_configs():
+    """tests/trained_demo.py trains "as the workflow's default demo" by calling train_demo with its defaults."""
+    import inspect
+
+    from ovyolo.demo import train_demo
+
+    train = validate({"models": {"m": {"source": "demo", "data": "demo"}}})["demo"]["train"]
+    params = inspect.signature(train_demo).parameters
+    assert {k: params[k].default for k in train} == train

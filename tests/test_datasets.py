@@ -10,7 +10,7 @@ from PIL import Image
 from ovyolo.data import image_sizes, label_path, load_dataset, read_labels
 from ovyolo.letterbox import read_rgb
 
-from trained_demo import trained_demo
+from trained_demo import HW, trained_demo
 
 NAMES = ["circle", "square", "triangle"]
 
@@ -116,9 +116,9 @@ STORE = {6: lambda a: np.rot90(a, 1), 8: lambda a: np.rot90(a, -1), 3: lambda a:
 
 def redeliver(data_yaml, out):
     """The demo data set as a Roboflow export: ``export/{train,valid}/{images,labels}``, a data.yaml with ``../``
-    paths; every second val image stored rotated with the EXIF orientation that turns it upright again (PNG with
-    an eXIf chunk: lossless, so the upright pixels are exactly the original ones), every third label file written
-    as polygons."""
+    paths; every second val image stored rotated with the EXIF orientation that turns it upright again (as a PNG
+    with an eXIf chunk beside the JPEGs: lossless, so the upright pixels are exactly the original's as read), every
+    third label file written as polygons."""
     ds = load_dataset(data_yaml)
     for split, folder in (("train", "train"), ("val", "valid")):
         (out / folder / "images").mkdir(parents=True)
@@ -128,8 +128,8 @@ def redeliver(data_yaml, out):
             text = label_path(f).read_text()
             if split == "val" and i % 2:
                 orientation = (6, 8, 3)[(i // 2) % 3]
-                stored = STORE[orientation](np.asarray(Image.open(f).convert("RGB")))
-                Image.fromarray(np.ascontiguousarray(stored)).save(dst, exif=_exif(orientation))
+                stored = STORE[orientation](read_rgb(f))  # the pixels our reader sees in the original
+                Image.fromarray(np.ascontiguousarray(stored)).save(dst.with_suffix(".png"), exif=_exif(orientation))
             else:
                 dst.write_bytes(f.read_bytes())
             (out / folder / "labels" / f"{f.stem}.txt").write_text(_polygon_rows(text) if i % 3 == 0 else text)
@@ -157,7 +157,7 @@ def test_redelivered_demo_gives_the_same_shape_and_map_and_stays_untouched(demo,
               for i, y in enumerate((demo["data"], user))]
     assert shapes[0] == shapes[1]
     hw = (shapes[0][0]["h"], shapes[0][0]["w"])
-    assert hw == (192, 320)
+    assert hw == HW
 
     runner = make_runner("torch", source=identify(demo["weights"], trusted=True), threads=2, hw=hw)
     results = []
@@ -179,7 +179,7 @@ def test_ultralytics_int8_reference_writes_nothing_into_the_data_set(demo, tmp_p
 
     user = redeliver(demo["data"], tmp_path / "export")
     before = tree_state(user.parent)
-    xml = export_ultralytics_int8(demo["weights"], (192, 320), user, tmp_path / "uint8")
+    xml = export_ultralytics_int8(demo["weights"], HW, user, tmp_path / "uint8")
     assert xml.is_file()
     assert tree_state(user.parent) == before
     assert not list(user.parent.rglob("*.cache"))

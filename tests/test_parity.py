@@ -5,7 +5,7 @@ labels.cache is not written into the data set.
 """
 import pytest
 
-from trained_demo import trained_demo
+from trained_demo import HW, IMGSZ, trained_demo
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def _yolo_val(weights, data_yaml, tmp_path, **kw):
     from ovyolo.ultralytics_int8 import scratch_dataset
 
     yaml_copy = scratch_dataset(data_yaml, tmp_path / "valdata", splits=("val",))
-    m = YOLO(str(weights)).val(data=str(yaml_copy), split="val", imgsz=320, device="cpu", workers=0, plots=False,
+    m = YOLO(str(weights)).val(data=str(yaml_copy), split="val", imgsz=IMGSZ, device="cpu", workers=0, plots=False,
                                verbose=False, save_json=False, project=str(tmp_path / "runs"), name="val", **kw)
     return {"mAP50": float(m.box.map50), "mAP50_95": float(m.box.map)}
 
@@ -35,10 +35,10 @@ def _ours(demo, hw, **kw):
     return evaluate(runner.infer, ds.images("val"), hw, ds.names, "ultralytics", **kw)
 
 
-# rect=False: every image letterboxed to 320x320, as our letterbox does at (320, 320). (yolo val's default rect=True
-# pads each batch shape by half a stride: 360x640 frames at imgsz 320 become 180x320 inside a 224x352 canvas, which
-# our letterbox, filling the canvas, does not produce; see README, "Our mAP and `yolo val`'s".)
-@pytest.mark.parametrize("rect, hw", [(False, (320, 320))])
+# rect=False: every image letterboxed to IMGSZ x IMGSZ, as our letterbox does at (IMGSZ, IMGSZ). (yolo val's default
+# rect=True pads each batch shape by half a stride: 360x640 frames at imgsz 320 become 180x320 inside a 224x352
+# canvas, which our letterbox, filling the canvas, does not produce; see README, "Our mAP and `yolo val`'s".)
+@pytest.mark.parametrize("rect, hw", [(False, (IMGSZ, IMGSZ))])
 def test_torch_map_matches_yolo_val_scored_the_same_way(demo, tmp_path, rect, hw):
     theirs = _yolo_val(demo["weights"], demo["data"], tmp_path, rect=rect)
     ours = _ours(demo, hw)
@@ -52,7 +52,7 @@ def test_torch_map_matches_yolo_val_scored_the_same_way(demo, tmp_path, rect, hw
 def test_evaluation_exposes_the_per_image_lists_coco_eval_consumes(demo):
     from ovyolo.evaluate import coco_eval
 
-    ev = _ours(demo, (192, 320), raw_images=4)
+    ev = _ours(demo, HW, raw_images=4)
     result, raw = ev  # still unpacks as before
     assert raw.shape[0] == 4 and result["raw_images"] == 4
     n = result["images"]

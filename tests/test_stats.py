@@ -76,6 +76,20 @@ def test_map_equals_coco_eval(seed, ties, empty):
     assert m.gt.sum() == ref["instances"] and m.gt[3].sum() == 0
 
 
+def test_coco_eval_returns_the_matches_of_its_own_cocoeval():
+    """A validation matches once: coco_eval's matches are those matches_from_preds builds, and give its mAP."""
+    preds, gts, sizes = make_data(4, tie_decimals=2, empty_every=4)
+    ref, m = coco_eval(preds, gts, sizes, NAMES, with_matches=True)
+    assert ref == coco_eval(preds, gts, sizes, NAMES)
+    assert map_from_matches(m) == pytest.approx((ref["mAP50"], ref["mAP50_95"]), abs=1e-9)
+    again = matches_from_preds(preds, gts, sizes, NAMES)
+    assert np.array_equal(m.gt, again.gt)
+    for a, b in zip(m.classes, again.classes):
+        assert all(np.array_equal(getattr(a, f), getattr(b, f)) for f in ("score", "image", "matched", "ignored"))
+    _, none = coco_eval([np.zeros((0, 6))] * 2, gts[:2], sizes[:2], NAMES, with_matches=True)
+    assert none.n_images == 2 and none.gt.sum() == sum(len(g) for g in gts[:2])
+
+
 def test_weights_equal_duplicated_images():
     preds, gts, sizes = make_data(10, n_img=50)
     m = matches_from_preds(preds, gts, sizes, NAMES)

@@ -54,3 +54,15 @@ def test_unknown_variant_is_one_clear_error():
     with pytest.raises(WorkflowError, match="unknown variant 'tensorrt'; use one of torch"):
         variants.get("tensorrt")
     assert variants.rank("tensorrt") == len(variants.REGISTRY)
+
+
+def test_bf16_variants_are_left_out_only_where_the_cpu_has_no_bf16():
+    requested = ["openvino-fp32", "openvino-fp32@bf16", "openvino-int8", "openvino-int8@bf16", "ultralytics-int8"]
+    kept, left_out = variants.without_unsupported_bf16(requested, "auto", cpu_has_bf16=False)
+    assert kept == ["openvino-fp32", "openvino-int8", "ultralytics-int8"]
+    assert set(left_out) == {"openvino-fp32@bf16", "openvino-int8@bf16"}
+    assert "exactly as openvino-int8" in left_out["openvino-int8@bf16"] and "bf16: always" in left_out["openvino-int8@bf16"]
+    assert variants.without_unsupported_bf16(requested, "auto", cpu_has_bf16=True) == (requested, {})
+    assert variants.without_unsupported_bf16(requested, "always", cpu_has_bf16=False) == (requested, {})
+    with pytest.raises(WorkflowError, match="evaluation.bf16"):
+        variants.without_unsupported_bf16(requested, "sometimes", cpu_has_bf16=False)

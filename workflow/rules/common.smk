@@ -101,10 +101,27 @@ def shapes_of(model):
     return [(s["h"], s["w"]) for s in _shape_record(model)["shapes"]]
 
 
+def _measured_and_left_out():
+    """The requested variants this machine measures, and the left-out ones with why (bf16 without a bf16 CPU)."""
+    requested = config["evaluation"]["variants"]
+    mode = config["evaluation"]["bf16"]
+    needs_cpu = mode == "auto" and any(_variants.get(v).precision_hint == "bf16" for v in requested)
+    if needs_cpu:
+        from ovyolo.runtimes import cpu_supports_bf16
+
+        has_bf16 = cpu_supports_bf16()
+    else:
+        has_bf16 = True
+    return _variants.without_unsupported_bf16(requested, mode, has_bf16)
+
+
+MEASURED_VARIANTS, LEFT_OUT_VARIANTS = _measured_and_left_out()
+
+
 def variants_of(model):
-    """The requested variants that apply to the model's family (from the registry); int8-ac only with max_drop set."""
+    """The measured variants that apply to the model's family (from the registry); int8-ac only with max_drop set."""
     skip = [] if config["quantization"].get("max_drop") is not None else [_variants.OURS_INT8_AC]
-    return [v for v in _variants.for_family(_shape_record(model)["family"], config["evaluation"]["variants"]) if v not in skip]
+    return [v for v in _variants.for_family(_shape_record(model)["family"], MEASURED_VARIANTS) if v not in skip]
 
 
 def variant_inputs(wildcards):

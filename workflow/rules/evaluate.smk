@@ -122,6 +122,7 @@ rule summarize:
         ),
     params:
         evaluation=canon(config["evaluation"]),
+        left_out=LEFT_OUT_VARIANTS,
     log:
         f"{LOGS}/summarize.log",
     threads: 1

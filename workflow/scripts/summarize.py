@@ -14,7 +14,7 @@ def main(smk):
     summary.write_csv(table, smk.output.csv)
     profiles = list(smk.input.profiles)
     summary.write_verdict(verdicts, ev["max_drop"], smk.output.verdict, smk.output.verdict_json, smk.output.verdict_rst,
-                          profile_lines=summary.profile_lines(profiles))
+                          profile_lines=summary.profile_lines(profiles), left_out=dict(smk.params.left_out))
     summary.plot_all(table, Path(smk.output.map).parent)
     summary.plot_profiles(profiles, smk.output.profile)
     print(Path(smk.output.verdict).read_text())

@@ -1,0 +1,144 @@
+#!/usr/bin/env python
+"""Does feeding u8 NHWC frames into the IR (OpenVINO preprocessing) beat converting them to f32 NCHW on the host?
+
+    python benchmarks/u8_input.py results/demo/736x1280 --data results/_demo/dataset/data.yaml --out u8_input.json
+
+A camera frame arrives as ``H x W x 3`` uint8. Our IRs take ``1 x 3 x H x W`` float32 in [0, 1], so the host
+transposes and scales every frame (``ovyolo.letterbox.to_tensor``) and OpenVINO then reorders the 4-byte
+tensor into its blocked layout. OpenVINO's ``PrePostProcessor`` can instead declare the input as u8 NHWC and put
+the conversion (``convert_element_type`` f32, ``scale`` 255, layout NHWC -> NCHW) into the compiled model.
+
+For each IR (fp32/ hinted f32, int8/) of the folder, three runners are timed interleaved in rounds in this one
+process (``ovyolo.interleave.interleaved_latency``), all fed the same letterboxed u8 canvases:
+
+* ``<ir>/host-f32``: ``to_tensor`` on the host, then the IR as the workflow runs it (what a deployment pays);
+* ``<ir>/model-only``: the IR on tensors converted beforehand (what the workflow's benchmark times);
+* ``<ir>/u8-nhwc``: the IR with the u8 NHWC preprocessing built in, fed the canvas as is.
+
+Speed-ups are medians of per-round ratios over ``host-f32`` with distribution-free CIs; the outputs of
+``u8-nhwc`` and ``host-f32`` are compared on every image (they must agree to float rounding). Writes --out.
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+import ovyolo  # noqa: F401 - offline opt-outs before OpenVINO is imported
+from ovyolo.atomic import write_json
+from ovyolo.errors import WorkflowError
+
+
+class _Feed:
+    """A runner for interleaved_latency: ``infer`` takes what the deployment has (a canvas or a tensor)."""
+
+    def __init__(self, request, prepare):
+        self._request, self._prepare = request, prepare
+
+    def check_input(self, x):
+        return x
+
+    def infer(self, x):
+        self._request.infer({0: self._prepare(x)}, share_inputs=True)
+        return self._request.get_output_tensor(0).data.copy()
+
+
+def compile_variants(xml: Path, threads: int) -> dict:
+    import openvino as ov
+    from openvino.preprocess import PrePostProcessor
+
+    from ovyolo.letterbox import to_tensor
+    from ovyolo.runtimes import openvino_config
+
+    core = ov.Core()
+    cfg = openvino_config(threads, "f32", "LATENCY")
+    plain = core.compile_model(core.read_model(str(xml)), "CPU", cfg)
+    model = core.read_model(str(xml))
+    ppp = PrePostProcessor(model)
+    ppp.input().tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC"))
+    ppp.input().preprocess().convert_element_type(ov.Type.f32).scale(255.0)
+    ppp.input().model().set_layout(ov.Layout("NCHW"))
+    u8 = core.compile_model(ppp.build(), "CPU", cfg)
+    return {
+        "host-f32": _Feed(plain.create_infer_request(), lambda canvas: to_tensor(canvas)),
+        "model-only": _Feed(plain.create_infer_request(), lambda tensor: tensor),
+        "u8-nhwc": _Feed(u8.create_infer_request(), lambda canvas: canvas[None]),
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("folder", type=Path, help="results/{model}/{h}x{w} with fp32/ and int8/ IRs")
+    ap.add_argument("--data", required=True, help="data.yaml whose val images are letterboxed and cycled through")
+    ap.add_argument("--irs", nargs="+", default=["fp32", "int8"])
+    ap.add_argument("--images", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--seconds-per-round", type=float, default=1.0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args(argv)
+
+    from ovyolo.data import load_dataset
+    from ovyolo.interleave import interleaved_latency, ratios
+    from ovyolo.letterbox import load_letterboxed, to_tensor
+
+    m = re.fullmatch(r"(\d+)x(\d+)", args.folder.name)
+    if not m:
+        raise SystemExit(f"{args.folder}: the folder name must be {{h}}x{{w}}")
+    hw = int(m.group(1)), int(m.group(2))
+    canvases = [load_letterboxed(p, hw)[0] for p in sorted(load_dataset(args.data).images("val"))[: args.images]]
+    tensors = [to_tensor(c) for c in canvases]
+    runners, inputs, agreement = {}, {}, {}
+    for ir in args.irs:
+        xml = args.folder / ir / "model.xml"
+        if not xml.is_file():
+            raise WorkflowError(f"{xml} does not exist")
+        for kind, r in compile_variants(xml, args.threads).items():
+            runners[f"{ir}/{kind}"] = r
+            inputs[f"{ir}/{kind}"] = tensors if kind == "model-only" else canvases
+        diffs = [float(np.abs(runners[f"{ir}/u8-nhwc"].infer(c) - runners[f"{ir}/host-f32"].infer(c)).max())
+                 for c in canvases]
+        agreement[ir] = {"max_abs_diff_u8_vs_host": max(diffs)}
+
+    # one input list of indices; each runner maps the index to its own input kind
+    wrapped = {name: _Indexed(r, inputs[name]) for name, r in runners.items()}
+    t0 = time.time()
+    lat = interleaved_latency(wrapped, list(range(len(canvases))), rounds=args.rounds,
+                              seconds_per_round=args.seconds_per_round, warmup=5, seed=0)
+    result = {"folder": str(args.folder), "hw": list(hw), "threads": args.threads, "images": len(canvases),
+              "machine": {"cpu": platform.processor() or platform.machine(), "node": platform.node()},
+              "started_at": t0, "latency": lat, "agreement": agreement, "speedups": {}}
+    for ir in args.irs:
+        r = ratios({"variants": {k.split("/", 1)[1]: v for k, v in lat["variants"].items() if k.startswith(ir + "/")}},
+                   baseline="host-f32", pairs=())
+        result["speedups"][ir] = {k: {f: v[f] for f in ("median", "ci_low", "ci_high", "coverage")}
+                                  for k, v in r["speedup_over_baseline"].items()}
+    write_json(args.out, result)
+    for name, v in lat["variants"].items():
+        print(f"{name:22s} p50 {v['p50_ms']:8.2f} ms")
+    for ir, s in result["speedups"].items():
+        for name, sp in s.items():
+            print(f"{ir}: {name} over host-f32: {sp}")
+    print("agreement:", agreement)
+    return 0
+
+
+class _Indexed:
+    """Feeds input ``i`` of its own list: the shared position index stands for the same image in every runner."""
+
+    def __init__(self, runner, inputs):
+        self._runner, self._inputs = runner, inputs
+
+    def check_input(self, i):
+        return i
+
+    def infer(self, i):
+        return self._runner.infer(self._inputs[i])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
