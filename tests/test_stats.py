@@ -320,3 +320,15 @@ def test_verdict_rules():
     # a measurably faster variant is not given up for a slightly more accurate one
     v2 = verdict([row("a", 2.0, (1.9, 2.1), 0.0, (-0.001, 0.001)), row("b", 3.0, (2.9, 3.1), 0.005, (0.003, 0.007))])
     assert v2["winner"] == "b"
+
+
+def test_throughput_line_says_why_a_small_async_gain_is_small():
+    from ovyolo.summary import throughput_line
+
+    row = {"variant": "openvino-int8", "latency_p50_ms": 100.0, "fps": 10.8, "throughput_streams": 2,
+           "throughput_requests": 2, "threads": 2}
+    small = throughput_line(row)
+    assert "1.08x its latency-mode 10.0 FPS" in small and "under 1.2x because" in small and "2 parallel streams" in small
+    big = throughput_line({**row, "fps": 13.0})
+    assert "1.30x" in big and "because" not in big
+    assert throughput_line({**row, "fps": None}) is None
