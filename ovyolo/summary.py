@@ -44,6 +44,9 @@ def _ir_precision(name: str) -> str:
     return {"fp32": "fp32", "fp16": "fp16"}.get(v.ir, "int8")
 
 
+MEANINGFUL_MAP = 0.05  # below this true-f32 mAP50-95 a shape's accuracy comparison carries no information
+
+
 def build(metrics: list, matches: list, benchmarks: list, shapes: list, calibrations: list, *, max_drop: float,
           n_boot: int = 1000, seed: int = 0) -> tuple[list[dict], list[dict]]:
     """The summary rows and one verdict per model x shape. Paths are grouped by their results/{model}/{h}x{w}."""
@@ -72,6 +75,12 @@ def build(metrics: list, matches: list, benchmarks: list, shapes: list, calibrat
         thr_ratios = ((b.get("ratios") or {}).get("throughput") or {}).get("speedup_over_baseline", {})
         base_matches = stats.load_matches(members[BASELINE][1]) if BASELINE in members else None
         shared_warnings = list(cal.get("warnings") or [])
+        base_map = members[BASELINE][0].get("mAP50_95") if BASELINE in members else None
+        if base_map is not None and base_map < MEANINGFUL_MAP:
+            shared_warnings.append(
+                f"true f32 scores mAP50-95 {base_map:.3f} at {shape}: the model finds (almost) none of the val objects "
+                f"at this shape, so the mAP drops and the verdict's accuracy side mean nothing here; judge accuracy at "
+                "a shape the model was trained for")
         rows, verdict_rows = [], []
         for name in sorted(members, key=_rank):
             m, xpath, mpath = members[name]
@@ -153,7 +162,8 @@ def throughput_line(row: dict) -> str | None:
         line += (f"; under {THROUGHPUT_GAIN}x because latency mode already runs each inference on all {threads} "
                  f"threads and the convolutions (most of the time, see the profile) use them fully: {streams} "
                  "parallel streams can only overlap the parts that do not (Concat, Reorder, the head), so on "
-                 f"{threads} cores async mode buys little; it pays with more cores than one inference can use")
+                 f"{threads} cores async mode gains little or nothing; it pays with more cores than one inference "
+                 "can use")
     return line
 
 

@@ -105,3 +105,19 @@ print("NNCF_IMPORTED", "nncf" in sys.modules)
     assert "NNCF_IMPORTED False" in out
     assert not (tmp_path / "int8").exists()
 
+
+
+def test_accuracy_of_a_model_that_detects_nothing_is_flagged_as_meaningless(seed):
+    """The seed models are untrained (mAP ~0): the verdict must not present their 0-vs-0 drops as evidence."""
+    import csv
+
+    wd, _, _ = seed
+    verdict = (wd / "results/verdict.md").read_text()
+    sections = verdict.split("\n## ")[1:]
+    shapes = [s for s in sections if s.startswith(("v5 @", "ul @"))]
+    assert len(shapes) == 2
+    for section in shapes:
+        assert "the mAP drops and the verdict's accuracy side mean nothing here" in section, section
+    with open(wd / "results/summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and all(float(r["mAP50_95"]) < 0.05 and "mean nothing" in r["warnings"] for r in rows)

@@ -2,8 +2,9 @@
 import os
 
 # Validations run beside other jobs (Snakemake may start --cores / threads of them at once): OpenMP threads that
-# spin while waiting are then preempted by the other jobs, and the torch variant ran ~5x slower (114 s instead of
-# ~25 s for 200 images here). Passive waiting hands the core back. Set before torch starts its thread pool.
+# spin while waiting are then preempted by the other jobs: the torch validation of the default run took 114 s for 200
+# images (1.8 img/s, 192x320); with passive waits 27 s (7.3 img/s, at the since smaller 160x256 demo shape: about
+# 1.5x of that gain is the shape). Passive waiting hands the core back. Set before torch starts its thread pool.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import ovyolo  # noqa: E402,F401  (offline environment first)
