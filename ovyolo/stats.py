@@ -416,6 +416,15 @@ def _fmt_drop(d: dict) -> str:
     return f"{d['mAP50_95']:.3f} [{d['ci'][0]:.3f}, {d['ci'][1]:.3f}]"
 
 
+DROP_DECIMALS = 3  # drops are compared at the resolution they are reported in (0.001 mAP50-95)
+
+
+def _drop_key(row: dict) -> float:
+    """A row's drop point estimate as compared in a tie-break: rounded to :data:`DROP_DECIMALS`, so that two drops
+    printed alike (-0.027 vs -0.027) count as the same and the higher median speed-up decides."""
+    return round(float(row["drop"]["mAP50_95"]), DROP_DECIMALS)
+
+
 def verdict(rows: Sequence[dict], max_drop: float = 0.01, baseline: str = "openvino-fp32") -> dict:
     """Which variant to use: the fastest one whose accuracy loss is credibly within budget, if it is measurably faster.
 
@@ -432,7 +441,7 @@ def verdict(rows: Sequence[dict], max_drop: float = 0.01, baseline: str = "openv
     4. Otherwise, among the acceptable, measurably faster variants keep those that are not measurably slower
        than any other of them (variant y is measurably faster than x when y's speed-up CI lies entirely above
        x's); among the kept ones, which are "not distinguishable in speed", the one with the smallest drop
-       point estimate wins (ties: higher speed-up ratio). Disjoint CIs are a conservative test (disjoint 95 %
+       point estimate (at the reported 0.001 resolution) wins (ties: higher median speed-up). Disjoint CIs are a conservative test (disjoint 95 %
        CIs imply a real difference; overlap means we do not claim one), so the verdict only gives up accuracy
        for speed when the speed difference is measurable.
 
@@ -459,7 +468,7 @@ def verdict(rows: Sequence[dict], max_drop: float = 0.01, baseline: str = "openv
 
     top = [x for x in pool if not any(beats(y, x) for y in pool)]  # not measurably slower than any
     if top:
-        winner = min(top, key=lambda x: (x["row"]["drop"]["mAP50_95"], -x["row"]["speedup"]["ratio"]))
+        winner = min(top, key=lambda x: (_drop_key(x["row"]), -x["row"]["speedup"]["ratio"]))
 
     def acc_words(x):
         d = x["row"]["drop"]
@@ -490,7 +499,7 @@ def verdict(rows: Sequence[dict], max_drop: float = 0.01, baseline: str = "openv
             reason = f"slower: speed-up {_fmt_speed(sp)} vs {_fmt_speed(by['row']['speedup'])} ({by['row']['variant']})"
         else:
             w = winner["row"]
-            if w["drop"]["mAP50_95"] < r["drop"]["mAP50_95"]:
+            if _drop_key(w) < _drop_key(r):
                 why = f"{w['variant']} has the smaller mAP50-95 drop ({_fmt_drop(w['drop'])} vs {_fmt_drop(r['drop'])})"
             else:
                 why = f"the same mAP50-95 drop ({_fmt_drop(r['drop'])}); {w['variant']} has the higher median speed-up"

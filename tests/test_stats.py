@@ -320,6 +320,13 @@ def test_verdict_rules():
     # a measurably faster variant is not given up for a slightly more accurate one
     v2 = verdict([row("a", 2.0, (1.9, 2.1), 0.0, (-0.001, 0.001)), row("b", 3.0, (2.9, 3.1), 0.005, (0.003, 0.007))])
     assert v2["winner"] == "b"
+    # drops that read alike at the reported resolution are the same drop: the higher median speed-up decides
+    v3 = verdict([row("ultralytics-int8", 1.52, (1.41, 1.56), -0.0274, (-0.040, -0.014)),
+                  row("openvino-int8", 1.57, (1.38, 1.63), -0.0271, (-0.040, -0.014))])
+    assert v3["winner"] == "openvino-int8"
+    assert "the same mAP50-95 drop (-0.027" in v3["rows"][0]["reason"] and "higher median speed-up" in v3["rows"][0]["reason"]
+    v4 = verdict([row("x", 1.52, (1.41, 1.56), -0.030, (-0.040, -0.014)), row("y", 1.57, (1.38, 1.63), -0.027, (-0.04, -0.01))])
+    assert v4["winner"] == "x" and "x has the smaller mAP50-95 drop" in v4["rows"][1]["reason"]
 
 
 def test_throughput_line_says_why_a_small_async_gain_is_small():
