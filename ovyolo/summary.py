@@ -255,8 +255,10 @@ def _figure(n: int, title: str, width: float = 6.4, height: float = 4.8):
 
     cols = min(COLS, max(1, n))
     rows = (max(1, n) + cols - 1) // cols
+    import textwrap
+
     fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
-    fig.suptitle(title)
+    fig.suptitle(textwrap.fill(title, width=int(9 * width * cols)))  # ~9 title characters per inch: never cut off
     flat = list(axes.ravel())
     for ax in flat[n:]:
         ax.set_visible(False)
@@ -431,7 +433,9 @@ def plot_profiles(profile_paths: list, path) -> Path:
         ax.set(title=f"{prof.get('model', '')} @ {prof['hw'][0]}x{prof['hw'][1]} (h x w)",
                ylabel="ms per inference (sum of counters)")
         ax.tick_params(axis="x", rotation=30)
-        ax.legend(fontsize=6, loc="upper right")
+        # room above the tallest bar for the legend (3 columns), so that it never hides a bar
+        ax.set_ylim(0, max(float(bottom.max()), 1e-6) * 1.45)
+        ax.legend(fontsize=6, loc="upper center", ncol=3)
     path = Path(path)
     _save(fig, path)
     return path
