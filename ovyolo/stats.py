@@ -441,9 +441,9 @@ def verdict(rows: Sequence[dict], max_drop: float = 0.01, baseline: str = "openv
     4. Otherwise, among the acceptable, measurably faster variants keep those that are not measurably slower
        than any other of them (variant y is measurably faster than x when y's speed-up CI lies entirely above
        x's); among the kept ones, which are "not distinguishable in speed", the one with the smallest drop
-       point estimate (at the reported 0.001 resolution) wins (ties: higher median speed-up). Disjoint CIs are a conservative test (disjoint 95 %
-       CIs imply a real difference; overlap means we do not claim one), so the verdict only gives up accuracy
-       for speed when the speed difference is measurable.
+       point estimate (at the reported 0.001 resolution) wins (ties: higher median speed-up). Disjoint CIs are a
+       conservative test (disjoint 95 % CIs imply a real difference; overlap means we do not claim one), so the
+       verdict only gives up accuracy for speed when the speed difference is measurable.
 
     Accuracy wording: a drop CI containing 0 is described as "no measurable difference" in mAP50-95.
 
