@@ -34,17 +34,22 @@ from ovyolo.errors import WorkflowError
 
 
 class _Feed:
-    """A runner for interleaved_latency: ``infer`` takes what the deployment has (a canvas or a tensor)."""
+    """A runner for interleaved_latency. ``run`` takes what the deployment has (a canvas or a tensor); ``infer``
+    takes an image index into ``inputs``, so that every runner, whatever its input kind, sees the same images."""
 
     def __init__(self, request, prepare):
         self._request, self._prepare = request, prepare
+        self.inputs: list = []
 
-    def check_input(self, x):
-        return x
+    def check_input(self, i):
+        return i
 
-    def infer(self, x):
+    def run(self, x):
         self._request.infer({0: self._prepare(x)}, share_inputs=True)
         return self._request.get_output_tensor(0).data.copy()
+
+    def infer(self, i):
+        return self.run(self.inputs[i])
 
 
 def compile_variants(xml: Path, threads: int) -> dict:
@@ -92,22 +97,20 @@ def main(argv=None) -> int:
     hw = int(m.group(1)), int(m.group(2))
     canvases = [load_letterboxed(p, hw)[0] for p in sorted(load_dataset(args.data).images("val"))[: args.images]]
     tensors = [to_tensor(c) for c in canvases]
-    runners, inputs, agreement = {}, {}, {}
+    runners, agreement = {}, {}
     for ir in args.irs:
         xml = args.folder / ir / "model.xml"
         if not xml.is_file():
             raise WorkflowError(f"{xml} does not exist")
         for kind, r in compile_variants(xml, args.threads).items():
+            r.inputs = tensors if kind == "model-only" else canvases
             runners[f"{ir}/{kind}"] = r
-            inputs[f"{ir}/{kind}"] = tensors if kind == "model-only" else canvases
-        diffs = [float(np.abs(runners[f"{ir}/u8-nhwc"].infer(c) - runners[f"{ir}/host-f32"].infer(c)).max())
+        diffs = [float(np.abs(runners[f"{ir}/u8-nhwc"].run(c) - runners[f"{ir}/host-f32"].run(c)).max())
                  for c in canvases]
         agreement[ir] = {"max_abs_diff_u8_vs_host": max(diffs)}
 
-    # one input list of indices; each runner maps the index to its own input kind
-    wrapped = {name: _Indexed(r, inputs[name]) for name, r in runners.items()}
     t0 = time.time()
-    lat = interleaved_latency(wrapped, list(range(len(canvases))), rounds=args.rounds,
+    lat = interleaved_latency(runners, list(range(len(canvases))), rounds=args.rounds,
                               seconds_per_round=args.seconds_per_round, warmup=5, seed=0)
     result = {"folder": str(args.folder), "hw": list(hw), "threads": args.threads, "images": len(canvases),
               "machine": {"cpu": platform.processor() or platform.machine(), "node": platform.node()},
@@ -125,19 +128,6 @@ def main(argv=None) -> int:
             print(f"{ir}: {name} over host-f32: {sp}")
     print("agreement:", agreement)
     return 0
-
-
-class _Indexed:
-    """Feeds input ``i`` of its own list: the shared position index stands for the same image in every runner."""
-
-    def __init__(self, runner, inputs):
-        self._runner, self._inputs = runner, inputs
-
-    def check_input(self, i):
-        return i
-
-    def infer(self, i):
-        return self._runner.infer(self._inputs[i])
 
 
 if __name__ == "__main__":
