@@ -19,6 +19,10 @@ Categories, first match wins:
 * ``activations``: Swish, Sigmoid, SiLU, ... and fused element-wise ``Subgraph``/``Eltwise`` nodes, Multiply/Add.
 * ``concat``, ``resize`` (Interpolate/Resize), ``pooling`` (MaxPool/AvgPool), ``other``.
 
+``conv_layers`` lists every executed convolution with its kernel and mean ms, in execution order;
+:func:`compare_layers` pairs two variants' lists (an INT8 IR against its FP32 source, or ours against
+Ultralytics' INT8 of the same weights) convolution by convolution.
+
 ``categories[c]["ms"]`` is the mean per inference; the categories sum to ``total_ms`` (the sum of all counters).
 On a loaded machine a few slow inferences inflate means: ``categories[c]["median_ms"]``, ``total_median_ms``
 (median of the per-inference sums) and ``wall_ms`` (median wall-clock latency) are the robust figures; the shares
@@ -178,6 +182,10 @@ class _Profiled:
             "top_ops": [{**{k: d[k] for k in ("node_name", "node_type", "exec_type", "category")},
                          "ms": d["ms"] / n, "share": (d["ms"] / n) / total if total > 0 else 0.0}
                         for d in nodes[:top]],
+            # every executed convolution in the compiled graph's execution order (the order of profiling_info),
+            # so that two IRs of the same network can be compared layer by layer (compare_layers)
+            "conv_layers": [{"node_name": d["node_name"], "exec_type": d["exec_type"], "ms": d["ms"] / n}
+                            for d in self.nodes.values() if d["node_type"] in CONV_TYPES and d["status"] == "EXECUTED"],
         }
 
 
@@ -240,6 +248,36 @@ def profile_shape(model: str, hw: tuple[int, int], *, variant_files: dict, data_
     if plot:
         plot_profile(result, plot)
     return result
+
+
+def compare_layers(result: dict, a: str, b: str, *, top: int = 3) -> dict | None:
+    """Variant ``a`` against ``b`` convolution by convolution (speed-up = b's ms / a's ms, so > 1 = ``a`` faster).
+
+    The two compiled graphs are paired by position in execution order: IRs of one network from different
+    frontends (ONNX vs PyTorch) name their nodes differently but run their convolutions in the same order. Returns
+    None when either variant is missing or the two do not have the same number of convolutions (not the same
+    network, or one fused differently). ``not_faster``: the layers that run a different kernel in ``a`` than in
+    ``b`` and are not faster for it (for int8 against float: the layers that would be better kept float);
+    ``least``/``most``: the ``top`` layers with the smallest and largest speed-up."""
+    va, vb = result["variants"].get(a), result["variants"].get(b)
+    if not va or not vb or "conv_layers" not in va or "conv_layers" not in vb:
+        return None
+    la, lb = va["conv_layers"], vb["conv_layers"]
+    if not la or len(la) != len(lb):
+        return None
+    rows = [{"layer": x["node_name"], "other_layer": y["node_name"], "kernel": x["exec_type"],
+             "other_kernel": y["exec_type"], "ms": x["ms"], "other_ms": y["ms"],
+             "speedup": y["ms"] / x["ms"] if x["ms"] > 0 else float("inf")} for x, y in zip(la, lb)]
+    by_speedup = sorted(rows, key=lambda r: r["speedup"])
+    ms_a, ms_b = sum(r["ms"] for r in rows), sum(r["other_ms"] for r in rows)
+    return {
+        "a": a, "b": b, "layers": len(rows), "ms": ms_a, "other_ms": ms_b,
+        "speedup": ms_b / ms_a if ms_a > 0 else float("inf"),
+        "same_kernels": sum(r["kernel"] == r["other_kernel"] for r in rows),
+        "largest_difference_ms": max(abs(r["ms"] - r["other_ms"]) for r in rows),
+        "not_faster": [r for r in by_speedup if r["speedup"] <= 1.0 and r["kernel"] != r["other_kernel"]],
+        "least": by_speedup[:top], "most": by_speedup[::-1][:top], "rows": rows,
+    }
 
 
 def ordered(result: dict) -> list[str]:

@@ -402,6 +402,35 @@ def profile_lines(profile_paths: list) -> list[str]:
             parts = ", ".join(f"{LABELS.get(c, c)} {100 * d['share']:.0f}%" for c, d in cats)
             lines.append(f"{model} @ {shape} {name} ({v['inference_precision']}): {v['total_ms']:.1f} ms of "
                          f"counters per inference; {parts}")
+        lines += layer_lines(prof, f"{model} @ {shape}")
+    return lines
+
+
+def _layer(r: dict, key: str = "layer") -> str:
+    return f"{r[key]} {r['speedup']:.2f}x"
+
+
+def layer_lines(prof: dict, where: str) -> list[str]:
+    """Convolution-by-convolution lines of one profile (:func:`ovyolo.profile.compare_layers`): each INT8 IR
+    against true f32 (which layers gain least, which would be better kept float) and ours against Ultralytics'."""
+    from ovyolo.profile import compare_layers
+
+    lines = []
+    for a, b in (("openvino-int8", "openvino-fp32"), ("openvino-int8-ac", "openvino-fp32"),
+                 ("ultralytics-int8", "openvino-fp32")):
+        c = compare_layers(prof, a, b)
+        if c is None:
+            continue
+        keep = ("; not faster in int8 (better kept float): " + ", ".join(_layer(r) for r in c["not_faster"][:5])
+                if c["not_faster"] else "; every layer that runs an int8 kernel is faster than its float kernel")
+        lines.append(f"{where} {a} vs {b}, convolution by convolution ({c['layers']} layers): {c['ms']:.1f} vs "
+                     f"{c['other_ms']:.1f} ms ({c['speedup']:.2f}x); least gain "
+                     + ", ".join(_layer(r) for r in c["least"]) + keep)
+    c = compare_layers(prof, "openvino-int8", "ultralytics-int8")
+    if c is not None:
+        lines.append(f"{where} openvino-int8 vs ultralytics-int8, convolution by convolution ({c['layers']} layers, "
+                     f"{c['same_kernels']} on the same kernel): {c['ms']:.1f} vs {c['other_ms']:.1f} ms "
+                     f"({c['speedup']:.3f}x); largest single-layer difference {c['largest_difference_ms']:.2f} ms")
     return lines
 
 

@@ -88,7 +88,8 @@ def test_summary_reads_profiles(profiled, tmp_path):
 
     _, out = profiled
     lines = summary.profile_lines([out / "profile.json"])
-    assert len(lines) == 3 and lines[0].startswith("demo @ 192x320 openvino-fp32 (")
+    assert len(lines) == 4 and lines[0].startswith("demo @ 192x320 openvino-fp32 (")
+    assert lines[3].startswith("demo @ 192x320 openvino-int8 vs openvino-fp32, convolution by convolution (")
     assert "convolutions float" in lines[0] and "convolutions int8" in lines[1]
     assert summary.plot_profiles([out / "profile.json"], tmp_path / "profile.png").stat().st_size > 0
 
@@ -103,3 +104,27 @@ def test_seed_736x1280_config_is_valid():
     cfg = validate(yaml.safe_load((Path(__file__).resolve().parent.parent / "configs/seed-736x1280.yaml").read_text()))
     assert cfg["models"]["demo"]["imgsz"] == ["auto", [736, 1280]]
     assert "openvino-int8@bf16" in cfg["evaluation"]["variants"]
+
+
+def test_convolutions_compared_layer_by_layer(profiled):
+    res, out = profiled
+    fp32, int8 = res["variants"]["openvino-fp32"], res["variants"]["openvino-int8"]
+    # the same network: the same number of executed convolutions, float kernels in one, int8 in the other
+    assert len(fp32["conv_layers"]) == len(int8["conv_layers"]) == fp32["categories"]["conv_float"]["nodes"]
+    assert not any(profile.is_int8_exec(c["exec_type"]) for c in fp32["conv_layers"])
+    assert sum(profile.is_int8_exec(c["exec_type"]) for c in int8["conv_layers"]) == int8["categories"]["conv_int8"]["nodes"]
+    assert sum(c["ms"] for c in int8["conv_layers"]) == pytest.approx(
+        int8["categories"]["conv_int8"]["ms"] + int8["categories"]["conv_float"]["ms"])
+    c = profile.compare_layers(res, "openvino-int8", "openvino-fp32", top=2)
+    assert c["layers"] == len(int8["conv_layers"]) and len(c["rows"]) == c["layers"]
+    assert c["speedup"] == pytest.approx(c["other_ms"] / c["ms"])
+    assert c["least"][0]["speedup"] <= c["least"][1]["speedup"] <= c["most"][1]["speedup"] <= c["most"][0]["speedup"]
+    assert all(r["speedup"] <= 1.0 and r["kernel"] != r["other_kernel"] for r in c["not_faster"])
+    # the JSON file keeps the layer lists, so summarize can compare them
+    again = json.loads((out / "profile.json").read_text())
+    assert profile.compare_layers(again, "openvino-int8", "openvino-fp32")["layers"] == c["layers"]
+    # not comparable: a missing variant, or graphs with a different number of convolutions
+    assert profile.compare_layers(res, "openvino-int8", "ultralytics-int8") is None
+    cut = json.loads(json.dumps(res))
+    cut["variants"]["openvino-fp32"]["conv_layers"].pop()
+    assert profile.compare_layers(cut, "openvino-int8", "openvino-fp32") is None
