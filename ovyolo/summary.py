@@ -421,7 +421,8 @@ def layer_lines(prof: dict, where: str) -> list[str]:
         c = compare_layers(prof, a, b)
         if c is None:
             continue
-        keep = ("; not faster in int8 (better kept float): " + ", ".join(_layer(r) for r in c["not_faster"][:5])
+        keep = ("; no faster in int8 in this profile (candidates to keep float; per-layer counters are noisy, so "
+                "confirm with an interleaved benchmark): " + ", ".join(_layer(r) for r in c["not_faster"][:5])
                 if c["not_faster"] else "; every layer that runs an int8 kernel is faster than its float kernel")
         lines.append(f"{where} {a} vs {b}, convolution by convolution ({c['layers']} layers): {c['ms']:.1f} vs "
                      f"{c['other_ms']:.1f} ms ({c['speedup']:.2f}x); least gain "
