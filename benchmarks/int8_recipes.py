@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -33,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import ovyolo  # noqa: E402,F401 - offline opt-outs before OpenVINO/NNCF are imported
 from ovyolo.atomic import write_json  # noqa: E402
 from ovyolo.errors import WorkflowError  # noqa: E402
+from ovyolo.shapes import hw_of_folder as hw_of  # noqa: E402
 
 OURS = "ours"
 # name -> ovyolo.quantize.quantize keyword arguments; "ours" is the workflow's default (config.yaml quantization:)
@@ -44,13 +44,6 @@ RECIPES = {
     "full-bias-correction": {"preset": "mixed", "keep_head_float": True, "fast_bias_correction": False},
 }
 F32 = "true-f32"
-
-
-def hw_of(folder: Path) -> tuple[int, int]:
-    m = re.fullmatch(r"(\d+)x(\d+)", folder.name)
-    if not m:
-        raise WorkflowError(f"{folder}: the folder name must be {{h}}x{{w}} (e.g. results/demo/192x320)")
-    return int(m.group(1)), int(m.group(2))
 
 
 def quantize_all(fp32_xml: Path, calibration: Path, hw, out_dir: Path, recipes: dict, reuse: bool) -> dict:

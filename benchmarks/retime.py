@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import ovyolo  # noqa: E402,F401 - offline opt-outs before OpenVINO is imported
 from ovyolo.atomic import write_json  # noqa: E402
 from ovyolo.errors import WorkflowError  # noqa: E402
+from ovyolo.shapes import hw_of_folder as hw_of  # noqa: E402
 
 # variant -> (folder, make_runner kwargs besides xml)
 IR_VARIANTS = {
@@ -36,13 +36,6 @@ IR_VARIANTS = {
 REQUIRED = ("openvino-fp32", "openvino-int8")
 KEY = "openvino-int8"
 TOLERANCE = 0.07
-
-
-def hw_of(folder: Path) -> tuple[int, int]:
-    m = re.fullmatch(r"(\d+)x(\d+)", folder.name)
-    if not m:
-        raise WorkflowError(f"{folder}: the folder name must be {{h}}x{{w}} (e.g. results/demo/192x320)")
-    return int(m.group(1)), int(m.group(2))
 
 
 def find_variants(folder: Path, wanted: list[str] | None) -> tuple[dict, list[str]]:

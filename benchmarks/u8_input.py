@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import re
 import time
 from pathlib import Path
 
@@ -90,11 +89,9 @@ def main(argv=None) -> int:
     from ovyolo.data import load_dataset
     from ovyolo.interleave import interleaved_latency, ratios
     from ovyolo.letterbox import load_letterboxed, to_tensor
+    from ovyolo.shapes import hw_of_folder
 
-    m = re.fullmatch(r"(\d+)x(\d+)", args.folder.name)
-    if not m:
-        raise SystemExit(f"{args.folder}: the folder name must be {{h}}x{{w}}")
-    hw = int(m.group(1)), int(m.group(2))
+    hw = hw_of_folder(args.folder)
     canvases = [load_letterboxed(p, hw)[0] for p in sorted(load_dataset(args.data).images("val"))[: args.images]]
     tensors = [to_tensor(c) for c in canvases]
     runners, agreement = {}, {}

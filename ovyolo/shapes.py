@@ -8,6 +8,7 @@ and must be a stride multiple.
 from __future__ import annotations
 
 import math
+import re
 
 from ovyolo.errors import WorkflowError
 
@@ -136,3 +137,13 @@ def _auto_shape(train_size, train_size_from, stride, frame_sizes, square, domina
     h, w = deploy_shape(train_size, stride, (fh, fw))
     return (h, w), (f"{base}; {pct} of {len(frame_sizes)} val images are {fh}x{fw} -> letterboxed to long side "
                     f"{train_size}, rounded up to stride {stride} -> {h}x{w}")
+
+
+def hw_of_folder(folder) -> tuple[int, int]:
+    """(h, w) from a shape folder's name, ``results/{model}/{h}x{w}`` (for the scripts in benchmarks/)."""
+    from pathlib import Path
+
+    m = re.fullmatch(r"(\d+)x(\d+)", Path(folder).name)
+    if not m:
+        raise WorkflowError(f"{folder}: the folder name must be {{h}}x{{w}} (e.g. results/demo/160x256)")
+    return int(m.group(1)), int(m.group(2))

@@ -1,7 +1,7 @@
 import pytest
 
 from ovyolo.errors import WorkflowError
-from ovyolo.shapes import check_stride, deploy_shape, discover, parse_imgsz, train_imgsz
+from ovyolo.shapes import check_stride, deploy_shape, discover, hw_of_folder, parse_imgsz, train_imgsz
 from ovyolo.sources import read_train_args
 
 
@@ -94,3 +94,10 @@ def test_train_args_files(tmp_path):
     args, where = read_train_args(run)
     assert where == "args.yaml" and train_imgsz(args) == 640
     assert train_imgsz({"img_size": [416, 416]}) == 416
+
+
+def test_hw_of_folder_reads_the_path_scheme(tmp_path):
+    assert hw_of_folder("results/demo/736x1280") == (736, 1280)
+    assert hw_of_folder(tmp_path / "160x256") == (160, 256)
+    with pytest.raises(WorkflowError, match=r"must be \{h\}x\{w\}"):
+        hw_of_folder("results/demo/int8")
