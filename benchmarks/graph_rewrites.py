@@ -16,7 +16,8 @@ differently can. Each rewrite here is exact in real arithmetic (f32 outputs are 
 For every rewrite: rewrite the shape's FP32 IR, check it, quantize it with the shape's own calibration set and
 the workflow's recipe (:func:`ovyolo.quantize.quantize`), then time ours, every rewritten INT8 and Ultralytics'
 INT8 interleaved in one process (:func:`ovyolo.interleave.run_interleaved`, latency, hint f32) and report each
-rewrite's speed-up over ours and over Ultralytics' with its CI. A rewrite wins only if the lower CI end of its
+rewrite's speed-up over ours and over Ultralytics' with its CI; then OpenVINO's per-op counters of every timed IR
+(:func:`ovyolo.profile.profile`; the first convolution and the largest non-convolution kernels). A rewrite wins only if the lower CI end of its
 speed-up over ours is > 1. Writes ``graph_rewrites.json`` in ``--out-dir``.
 
     python benchmarks/graph_rewrites.py results/demo/736x1280 --data results/_demo/dataset/data.yaml
@@ -94,14 +95,18 @@ def space_to_depth_by_transpose(model):
 
 
 def _conv_bias_swish(conv):
-    """(conv, bias array, swish) when ``conv`` feeds only an Add of a constant that feeds only a Swish, else None."""
+    """(conv, bias array or None, swish) when ``conv`` feeds only a Swish, directly or through an Add of a constant
+    (the folded batch norm; an untrained model's zero bias is folded away), else None."""
     nxt = [t.get_node() for t in conv.output(0).get_target_inputs()]
-    if len(nxt) != 1 or nxt[0].get_type_name() != "Add" or nxt[0].input_value(1).get_node().get_type_name() != "Constant":
+    if len(nxt) != 1:
         return None
-    act = [t.get_node() for t in nxt[0].output(0).get_target_inputs()]
-    if len(act) != 1 or act[0].get_type_name() != "Swish":
+    bias = None
+    if nxt[0].get_type_name() == "Add" and nxt[0].input_value(1).get_node().get_type_name() == "Constant":
+        bias = nxt[0].input_value(1).get_node().get_data()
+        nxt = [t.get_node() for t in nxt[0].output(0).get_target_inputs()]
+    if len(nxt) != 1 or nxt[0].get_type_name() != "Swish":
         return None
-    return conv, nxt[0].input_value(1).get_node().get_data(), act[0]
+    return conv, bias, nxt[0]
 
 
 def merge_siblings(model):
@@ -124,7 +129,8 @@ def merge_siblings(model):
         a = attrs[0]
         conv = ops.convolution(chains[0][0].input_value(0), ops.constant(np.concatenate(kernels, 0)), a["strides"],
                                a["pads_begin"], a["pads_end"], a["dilations"])
-        act = ops.swish(ops.add(conv, ops.constant(np.concatenate([b for _, b, _ in chains], 1))))
+        biases = [np.zeros((1, k.shape[0], 1, 1), k.dtype) if b is None else b for (_, b, _), k in zip(chains, kernels)]
+        act = ops.swish(ops.add(conv, ops.constant(np.concatenate(biases, 1))))
         split = ops.variadic_split(act, np.int64(1), np.array([k.shape[0] for k in kernels], np.int64))
         for i, (_, _, swish) in enumerate(chains):
             for target in list(swish.output(0).get_target_inputs()):
@@ -136,6 +142,25 @@ def merge_siblings(model):
 REWRITES = {"s2d": space_to_depth, "s2d-transpose": space_to_depth_by_transpose, "merge-siblings": merge_siblings}
 
 
+MAX_DIFF_OF_RANGE = 1e-4  # f32 summation order differs; anything larger is a wrong rewrite, not rounding
+
+
+def rewrite_checked(core, fp32_xml, name: str, x: np.ndarray, reference: np.ndarray, threads: int):
+    """The FP32 IR with rewrite ``name`` applied: (model, places rewritten, max output difference / output range).
+    Refuses (SystemExit) a rewrite that found nothing to rewrite or changed the outputs beyond f32 rounding."""
+    model = core.read_model(str(fp32_xml))
+    places = REWRITES[name](model)
+    model.validate_nodes_and_infer_types()
+    if not places:
+        raise SystemExit(f"{name}: nothing to rewrite in {fp32_xml}")
+    cfg = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads}
+    out = core.compile_model(model, "CPU", cfg)({0: x})[0]
+    rel = float(np.abs(out - reference).max() / max(np.abs(reference).max(), 1e-12))
+    if rel > MAX_DIFF_OF_RANGE:
+        raise SystemExit(f"{name}: outputs differ from the original by {rel:.1e} of their range; the rewrite is wrong")
+    return model, places, rel
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder", type=Path, help="results/{model}/{h}x{w} with fp32/, int8/, calibration/ (ultralytics-int8/ if any)")
@@ -145,6 +170,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--seconds-per-round", type=float, default=1.0)
+    ap.add_argument("--profile-iterations", type=int, default=60, help="per-op counters afterwards (0: none)")
     args = ap.parse_args(argv)
 
     import openvino as ov
@@ -154,6 +180,7 @@ def main(argv=None) -> int:
     from ovyolo.convert import save_ir
     from ovyolo.data import load_dataset
     from ovyolo.interleave import run_interleaved
+    from ovyolo.profile import profile
     from ovyolo.quantize import quantize
 
     hw = hw_of_folder(args.folder)
@@ -169,11 +196,7 @@ def main(argv=None) -> int:
     if (args.folder / "ultralytics-int8" / "model.xml").exists():
         timed["ultralytics"] = {"variant": "ultralytics-int8", "xml": args.folder / "ultralytics-int8" / "model.xml"}
     for name in args.rewrites:
-        model = core.read_model(str(fp32_xml))
-        changed = REWRITES[name](model)
-        model.validate_nodes_and_infer_types()
-        out = core.compile_model(model, "CPU", cfg)({0: x})[0]
-        rel = float(np.abs(out - reference).max() / max(np.abs(reference).max(), 1e-12))
+        model, changed, rel = rewrite_checked(core, fp32_xml, name, x, reference, args.threads)
         print(f"{name}: {changed} place(s) rewritten; f32 outputs vs the original: max diff {rel:.1e} of their range")
         save_ir(model, args.out_dir / name / "fp32", compress_to_fp16=False, meta={**meta, "rewrite": name}, hw=hw)
         quantize(args.out_dir / name / "fp32" / "model.xml", args.folder / "calibration", hw, args.out_dir / name / "int8")
@@ -193,6 +216,17 @@ def main(argv=None) -> int:
         print(f"  {key:30s} {r['median']:.3f}x [{r['ci_low']:.3f}, {r['ci_high']:.3f}]  {verdict}")
         report["rewrites"].get(key.split(" over ")[0], {})[f"speedup over {key.split(' over ')[1]}"] = \
             {k: r[k] for k in ("median", "ci_low", "ci_high", "coverage")} | {"verdict": verdict}
+    if args.profile_iterations:  # where the time went: the first layers of each IR (ovyolo.profile counters)
+        prof = profile({n: {"variant": t["variant"], "xml": t["xml"]} for n, t in timed.items()},
+                       load_inputs(images, hw, 8), hw, args.threads, iterations=args.profile_iterations)
+        report["profile"] = {}
+        print("\nper-op counters, mean ms per inference:")
+        for n, v in prof["variants"].items():
+            first = [k for k in v["by_exec_type"] if not k["kernel"].startswith("Convolution")][:3]
+            head = v["conv_layers"][0]
+            report["profile"][n] = {"total_ms": v["total_ms"], "first_conv": head, "kernels": v["by_exec_type"][:8]}
+            print(f"  {n:15s} total {v['total_ms']:7.2f}  first conv {head['exec_type']} {head['ms']:.2f}  "
+                  + ", ".join(f"{k['kernel']} {k['ms']:.2f}" for k in first))
     write_json(args.out_dir / "graph_rewrites.json", report)
     print(f"wrote {args.out_dir / 'graph_rewrites.json'}")
     return 0
