@@ -6,7 +6,6 @@ weights moved them by 1e-7 of their range), so it could not tell a wrong rewrite
 import importlib.util
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from trained_demo import HW, trained_demo
