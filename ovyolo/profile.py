@@ -258,7 +258,8 @@ def compare_layers(result: dict, a: str, b: str, *, top: int = 3) -> dict | None
     None when either variant is missing or the two do not have the same number of convolutions (not the same
     network, or one fused differently). ``not_faster``: the layers that run a different kernel in ``a`` than in
     ``b`` and are not faster for it (for int8 against float: the layers that would be better kept float);
-    ``least``/``most``: the ``top`` layers with the smallest and largest speed-up."""
+    ``least``/``most``: the ``top`` layers with the smallest and largest speed-up among those whose kernel differs
+    (a layer float in both tells nothing about int8; all layers when none differs)."""
     va, vb = result["variants"].get(a), result["variants"].get(b)
     if not va or not vb or "conv_layers" not in va or "conv_layers" not in vb:
         return None
@@ -269,6 +270,7 @@ def compare_layers(result: dict, a: str, b: str, *, top: int = 3) -> dict | None
              "other_kernel": y["exec_type"], "ms": x["ms"], "other_ms": y["ms"],
              "speedup": y["ms"] / x["ms"] if x["ms"] > 0 else float("inf")} for x, y in zip(la, lb)]
     by_speedup = sorted(rows, key=lambda r: r["speedup"])
+    changed = [r for r in by_speedup if r["kernel"] != r["other_kernel"]] or by_speedup
     ms_a, ms_b = sum(r["ms"] for r in rows), sum(r["other_ms"] for r in rows)
     return {
         "a": a, "b": b, "layers": len(rows), "ms": ms_a, "other_ms": ms_b,
@@ -276,7 +278,7 @@ def compare_layers(result: dict, a: str, b: str, *, top: int = 3) -> dict | None
         "same_kernels": sum(r["kernel"] == r["other_kernel"] for r in rows),
         "largest_difference_ms": max(abs(r["ms"] - r["other_ms"]) for r in rows),
         "not_faster": [r for r in by_speedup if r["speedup"] <= 1.0 and r["kernel"] != r["other_kernel"]],
-        "least": by_speedup[:top], "most": by_speedup[::-1][:top], "rows": rows,
+        "least": changed[:top], "most": changed[::-1][:top], "rows": rows,
     }
 
 

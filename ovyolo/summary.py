@@ -431,7 +431,8 @@ def layer_lines(prof: dict, where: str) -> list[str]:
     if c is not None:
         lines.append(f"{where} openvino-int8 vs ultralytics-int8, convolution by convolution ({c['layers']} layers, "
                      f"{c['same_kernels']} on the same kernel): {c['ms']:.1f} vs {c['other_ms']:.1f} ms "
-                     f"({c['speedup']:.3f}x); largest single-layer difference {c['largest_difference_ms']:.2f} ms")
+                     f"({c['speedup']:.3f}x); largest single-layer difference {c['largest_difference_ms']:.2f} ms (counters show "
+                     f"where the time goes; which is faster, the interleaved benchmark decides)")
     return lines
 
 
