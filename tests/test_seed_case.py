@@ -35,6 +35,7 @@ def seed(tmp_path_factory):
         "evaluation": {"variants": ["torch", "openvino-fp32", "openvino-int8"]},
         "benchmark": {"warmup": 1, "rounds": 6, "seconds_per_round": 0.02, "min_iterations_per_round": 1, "images": 2,
                       "throughput": False},
+        "profile": {"iterations": 4, "rounds": 2, "images": 2},
     }
     proc = snakemake(wd, "--cores", "2", config=cfg)
     return wd, cfg, proc

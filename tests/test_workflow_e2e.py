@@ -159,6 +159,11 @@ def test_summary_has_a_row_per_variant(run):
     for name in ("latency_vs_map", "speedup", "rounds", "size", "map", "profile"):
         assert (wd / f"results/plots/{name}.png").read_bytes()[:4] == b"\x89PNG"
     assert "## Where the time goes" in verdict and "openvino-int8" in verdict.split("## Where the time goes")[1]
+    # the profile follows the config's profile section, and the verdict compares the INT8 IRs layer by layer
+    prof = json.loads((wd / "results/demo/192x320/profile.json").read_text())
+    assert (prof["iterations_per_variant"], prof["rounds"], prof["images"]) == (6, 2, 2) == tuple(TINY["profile"].values())
+    assert "openvino-int8 vs openvino-fp32, convolution by convolution" in verdict
+    assert ("openvino-int8 vs ultralytics-int8, convolution by convolution" in verdict) == ("ultralytics-int8" in VARIANTS)
     # requested variants this CPU cannot run as asked are named with why, never silently dropped
     for name in REQUESTED:
         assert (name in LEFT_OUT) == (f"- {name}: not measured" in verdict)
@@ -209,6 +214,7 @@ def test_calibration_size_reruns_only_calibration_and_quantize(run, tmp_path):
         ("benchmark", "rounds", 7, {"benchmark": 1, "summarize": 1, "all": 1}),
         ("evaluation", "iou", 0.6, {"validate": len(VARIANTS), "summarize": 1, "all": 1}),
         ("evaluation", "max_drop", 0.02, {"summarize": 1, "all": 1}),
+        ("profile", "iterations", 5, {"profile": 1, "summarize": 1, "all": 1}),
         ("quantization", "preset", "performance", {"quantize": 1, "validate": INT8_RUNS, "benchmark": 1, "profile": 1, "bundle": 1, "gallery": 1, "summarize": 1, "all": 1}),
     ],
 )

@@ -150,9 +150,9 @@ rule profile:
         ),
     params:
         variant_files=lambda wc: {v: fs for v, fs in variant_files(wc).items() if _variants.get(v).is_openvino},
-        iterations=60,
-        rounds=6,
-        images=8,
+        iterations=config["profile"]["iterations"],
+        rounds=config["profile"]["rounds"],
+        images=config["profile"]["images"],
     log:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/profile.log",
     threads: THREADS
