@@ -406,8 +406,8 @@ def profile_lines(profile_paths: list) -> list[str]:
     return lines
 
 
-def _layer(r: dict, key: str = "layer") -> str:
-    return f"{r[key]} {r['speedup']:.2f}x"
+def _layer(r: dict) -> str:
+    return f"{r['layer']} {r['speedup']:.2f}x"
 
 
 def layer_lines(prof: dict, where: str) -> list[str]:
