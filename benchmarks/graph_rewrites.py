@@ -145,6 +145,12 @@ REWRITES = {"s2d": space_to_depth, "s2d-transpose": space_to_depth_by_transpose,
 MAX_DIFF_OF_RANGE = 1e-4  # f32 summation order differs; anything larger is a wrong rewrite, not rounding
 
 
+def f32_output(core, model, x: np.ndarray, threads: int) -> np.ndarray:
+    """The first output of ``model`` (an ov.Model or an .xml path) on ``x``, run in true f32."""
+    cfg = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads}
+    return core.compile_model(model if not isinstance(model, Path) else str(model), "CPU", cfg)({0: x})[0]
+
+
 def rewrite_checked(core, fp32_xml, name: str, x: np.ndarray, reference: np.ndarray, threads: int):
     """The FP32 IR with rewrite ``name`` applied: (model, places rewritten, max output difference / output range).
     Refuses (SystemExit) a rewrite that found nothing to rewrite or changed the outputs beyond f32 rounding."""
@@ -153,8 +159,7 @@ def rewrite_checked(core, fp32_xml, name: str, x: np.ndarray, reference: np.ndar
     model.validate_nodes_and_infer_types()
     if not places:
         raise SystemExit(f"{name}: nothing to rewrite in {fp32_xml}")
-    cfg = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads}
-    out = core.compile_model(model, "CPU", cfg)({0: x})[0]
+    out = f32_output(core, model, x, threads)
     rel = float(np.abs(out - reference).max() / max(np.abs(reference).max(), 1e-12))
     if rel > MAX_DIFF_OF_RANGE:
         raise SystemExit(f"{name}: outputs differ from the original by {rel:.1e} of their range; the rewrite is wrong")
@@ -187,9 +192,8 @@ def main(argv=None) -> int:
     images = load_dataset(args.data).images("val")
     x = load_inputs(images, hw, 1)[0]
     core = ov.Core()
-    cfg = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": args.threads}
     fp32_xml = args.folder / "fp32" / "model.xml"
-    reference = core.compile_model(str(fp32_xml), "CPU", cfg)({0: x})[0]
+    reference = f32_output(core, fp32_xml, x, args.threads)
     meta = yaml.safe_load((args.folder / "fp32" / "metadata.yaml").read_text())
     report = {"folder": str(args.folder), "hw": list(hw), "threads": args.threads, "rewrites": {}}
     timed = {"ours": {"variant": "openvino-int8", "xml": args.folder / "int8" / "model.xml"}}
@@ -212,10 +216,11 @@ def main(argv=None) -> int:
     for n, v in res["variants"].items():
         print(f"  {n:15s} p50 {v['latency']['p50_ms']:8.2f} ms")
     for key, r in res["ratios"]["latency"]["pairs"].items():
-        verdict = "faster" if r["ci_low"] > 1 else "slower" if r["ci_high"] < 1 else "no measurable difference"
+        verdict = ("too few rounds for a CI at the level (use >= 6)" if not r["meets_level"] else "faster"
+                   if r["ci_low"] > 1 else "slower" if r["ci_high"] < 1 else "no measurable difference")
         print(f"  {key:30s} {r['median']:.3f}x [{r['ci_low']:.3f}, {r['ci_high']:.3f}]  {verdict}")
         report["rewrites"].get(key.split(" over ")[0], {})[f"speedup over {key.split(' over ')[1]}"] = \
-            {k: r[k] for k in ("median", "ci_low", "ci_high", "coverage")} | {"verdict": verdict}
+            {k: r[k] for k in ("median", "ci_low", "ci_high", "coverage", "meets_level")} | {"verdict": verdict}
     if args.profile_iterations:  # where the time went: the first layers of each IR (ovyolo.profile counters)
         prof = profile({n: {"variant": t["variant"], "xml": t["xml"]} for n, t in timed.items()},
                        load_inputs(images, hw, 8), hw, args.threads, iterations=args.profile_iterations)
