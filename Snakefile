@@ -34,10 +34,10 @@ include: "workflow/rules/deploy.smk"
 
 
 rule all:
+    default_target: True
     input:
         discoveries(),
         final_targets,
-    default_target: True
 
 
 onsuccess:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ovyolo.atomic import write_json
 from ovyolo.errors import WorkflowError
 
 
@@ -22,7 +21,8 @@ def check_names(model_names: list[str], data_names: list[str], data_yaml) -> Non
 
 
 def identify_source(source: str | Path, settings: dict, out: str | Path) -> dict:
-    """Write ``results/{model}/source.json``: the model source as :func:`ovyolo.sources.identify` decided it."""
+    """Write ``results/{model}/source.json``: the model source as :func:`ovyolo.sources.identify` decided it (a
+    refused model raises before anything is written)."""
     from ovyolo import sources
 
     src = sources.identify_with(source, settings)
@@ -36,18 +36,22 @@ def discover_model(name: str, info, data_yaml: str | Path, settings: dict, out: 
     ``info`` is a :class:`~ovyolo.sources.ModelSource`, the path of its source.json, or a model source path
     (identified here with ``settings``)."""
     from ovyolo import sources
-    from ovyolo.data import image_sizes, load_dataset
+    from ovyolo.atomic import write_json
+    from ovyolo.data.dataset import image_sizes, label_path, load_dataset
     from ovyolo.shapes import discover, train_imgsz
 
     if not isinstance(info, sources.ModelSource):
         info = sources.read(info) if str(info).endswith(".json") else sources.identify_with(info, settings)
     ds = load_dataset(data_yaml)
     check_names(info.names, ds.names, data_yaml)
+    if info.output_dims:  # a given ONNX: its one output must be a detector's for the data's classes
+        from ovyolo import layouts
+
+        layouts.check_shape(info.output_layout, info.output_dims, len(ds.names),
+                            f"{info.weights} (with the {len(ds.names)} classes of {data_yaml})", info.layout_from)
     val = ds.images("val")
     if not val:
         raise WorkflowError(f"{data_yaml}: the val split has no images; add images to it")
-    from ovyolo.data import label_path
-
     if not any(label_path(f).is_file() for f in val):
         raise WorkflowError(
             f"{data_yaml}: none of the {len(val)} val images has a label file (looked for e.g. {label_path(val[0])}); "
@@ -62,8 +66,11 @@ def discover_model(name: str, info, data_yaml: str | Path, settings: dict, out: 
     spec = settings.get("imgsz", "auto")
     if info.onnx_hw and spec in ("auto", None):
         spec = [list(info.onnx_hw)]  # a static ONNX has exactly one shape
-    record = discover(train_size=size, train_size_from=size_from, stride=info.stride, frame_sizes=image_sizes(val),
-                      imgsz_spec=spec, square=settings.get("square", False))
+    try:
+        record = discover(train_size=size, train_size_from=size_from, stride=info.stride, frame_sizes=image_sizes(val),
+                          imgsz_spec=spec, square=settings.get("square", False))
+    except WorkflowError as exc:  # name the model whose setting it is
+        raise WorkflowError(f"models.{name}: {exc}") from None
     record.update({"model": name, "source": str(info.weights), "family": info.family, "weights": str(info.weights),
                    "names": info.names, "data": str(data_yaml)})
     write_json(out, record)

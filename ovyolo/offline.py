@@ -1,6 +1,6 @@
 """Make this process offline-safe before Ultralytics, OpenVINO or NNCF are imported.
 
-What phones home, and how each is stopped (measured on this machine, see shared/DESIGN.md):
+What phones home, and how each is stopped (measured on this machine; see ARCHITECTURE.md, "Facts"):
 
 * Ultralytics ``check_font`` downloads ``Arial.ttf`` into ``$YOLO_CONFIG_DIR/Ultralytics/`` when it is not
   there; we place matplotlib's DejaVuSans there under the names it asks for. ``YOLO_OFFLINE=1`` makes its

@@ -13,22 +13,16 @@ on the same inputs; everything else is a function of inputs, code and machine.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import os
-import platform
 import socket
 import subprocess
 import time
 from pathlib import Path
 
 from ovyolo.atomic import write_json
+from ovyolo.system import system_info
 
 FILENAME = "provenance.json"
-PACKAGES = ("ovyolo", "openvino", "nncf", "torch", "torchvision", "ultralytics", "onnx", "onnxruntime", "numpy",
-            "opencv-python", "opencv-python-headless", "pycocotools", "snakemake", "yolov5")
-# CPU flags that decide which OpenVINO kernels run (int8 dot products, bf16, AMX)
-CPU_FLAGS = ("avx", "avx2", "fma", "f16c", "avx_vnni", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16",
-             "avx512_fp16", "amx_tile", "amx_int8", "amx_bf16", "amx_fp16")
 HASH_CHUNK = 1 << 20
 
 
@@ -52,50 +46,6 @@ def hash_inputs(inputs) -> dict:
                 continue
             out[str(f)] = {"sha256": sha256(f), "bytes": f.stat().st_size}
     return out
-
-
-def package_versions(names=PACKAGES) -> dict:
-    """Installed distribution versions (None for one not installed); OpenVINO's build string as well."""
-    out = {}
-    for name in names:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = None
-    try:
-        import openvino as ov
-
-        out["openvino_build"] = ov.get_version()
-    except ImportError:
-        pass
-    return {k: v for k, v in out.items() if v is not None or k in ("openvino", "nncf", "torch", "ultralytics", "numpy")}
-
-
-def cpu_info() -> dict:
-    """CPU model name, logical cores, and the ISA flags from /proc/cpuinfo (Linux; less elsewhere)."""
-    info = {"machine": platform.machine(), "processor": platform.processor() or None, "logical_cores": os.cpu_count(),
-            "model": None, "flags": []}
-    with_affinity = getattr(os, "sched_getaffinity", None)
-    if with_affinity:
-        info["usable_cores"] = len(with_affinity(0))
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        text = cpuinfo.read_text(errors="replace")
-        for line in text.splitlines():
-            key, _, value = line.partition(":")
-            key = key.strip()
-            if key == "model name" and info["model"] is None:
-                info["model"] = value.strip()
-            elif key == "flags" and not info["flags"]:
-                flags = set(value.split())
-                info["flags"] = [f for f in CPU_FLAGS if f in flags]
-    try:
-        import openvino as ov
-
-        info["openvino_capabilities"] = list(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
-    except Exception:  # noqa: BLE001 - no OpenVINO, or no CPU plugin
-        pass
-    return info
 
 
 def git_commit(where: str | Path | None = None) -> str:
@@ -131,10 +81,7 @@ def provenance(inputs=(), params: dict | None = None, extra: dict | None = None,
         "inputs": hash_inputs(inputs),
         "params": _plain(params or {}),
         "extra": _plain(extra or {}),
-        "packages": package_versions(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu": cpu_info(),
+        "system": system_info(),
         "environment": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OVYOLO_THREADS", "ONEDNN_MAX_CPU_ISA")
                         if k in os.environ},
         "workflow_commit": git_commit(workflow_dir),

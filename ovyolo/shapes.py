@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 from ovyolo.errors import WorkflowError
 
@@ -35,44 +36,64 @@ def nearest_valid(v: int, stride: int) -> tuple[int, int]:
 
 
 AUTO = "auto"
+IMGSZ_GRAMMAR = ("auto; an int (one square size, 640); [h, w] (one shape, [736, 1280]); or a list of sizes, each "
+                 "auto, an int or [h, w] ([[736, 1280], 640], [auto, 640]); a list of exactly two ints is always one "
+                 "[h, w]")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_hw(v) -> bool:
+    return isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_int(x) for x in v)
 
 
 def parse_imgsz(spec) -> list:
     """Config ``imgsz`` -> list of items, each ``(h, w)`` or ``"auto"`` (the discovered shape).
 
-    Accepts ``auto``, an int (square), ``[h, w]``, or a list whose items are any of those, e.g.
-    ``[auto, 640]``: the discovered deploy shape and 640x640 side by side.
+    The grammar (the schema's, workflow/schemas/config.schema.yaml), without ambiguity:
+
+    - ``auto`` -> the discovered deploy shape; ``640`` -> one square shape 640x640;
+    - ``[736, 1280]`` -> one shape, h x w: a list of exactly two ints is always one ``[h, w]``;
+    - any other list is a list of sizes, each ``auto``, an int or ``[h, w]``: ``[[736, 1280], 640]``,
+      ``[auto, 640]``, ``[auto, [736, 1280]]`` (two squares: ``[[640, 640], 320]``).
     """
-    bad = f"imgsz: {spec!r} is not a size; use auto, an int, [h, w] or a list of those"
+    bad = f"imgsz: {spec!r} is not a size; use {IMGSZ_GRAMMAR}"
     if spec is None or spec == AUTO:
         return [AUTO]
-    if isinstance(spec, bool):
-        raise WorkflowError(bad)
-    if isinstance(spec, int):
+    if _is_int(spec):
         return [(spec, spec)]
-    if isinstance(spec, (list, tuple)):
-        if len(spec) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in spec):
-            return [(int(spec[0]), int(spec[1]))]
-        out: list = []
-        for item in spec:
-            if isinstance(item, (list, tuple)) and not (len(item) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in item)):
-                raise WorkflowError(bad)
-            out += parse_imgsz(item)
-        if not out:
-            raise WorkflowError("imgsz: empty list; use auto, an int, [h, w] or a list of those")
-        return list(dict.fromkeys(out))
-    raise WorkflowError(bad)
+    if _is_hw(spec):
+        return [(int(spec[0]), int(spec[1]))]
+    if not isinstance(spec, (list, tuple)):
+        raise WorkflowError(bad)
+    if not spec:
+        raise WorkflowError(f"imgsz: empty list; use {IMGSZ_GRAMMAR}")
+    out: list = []
+    for item in spec:
+        if item == AUTO:
+            out.append(AUTO)
+        elif _is_int(item):
+            out.append((item, item))
+        elif _is_hw(item):
+            out.append((int(item[0]), int(item[1])))
+        else:
+            raise WorkflowError(bad)
+    return list(dict.fromkeys(out))
 
 
 def check_stride(hw: tuple[int, int], stride: int) -> tuple[int, int]:
-    """Raise a clear error unless both sides are positive stride multiples."""
+    """Raise one clear line unless both sides are positive stride multiples; it names the nearest valid shapes,
+    the rounded-up one first (discovery also rounds up), e.g. [720, 1280] at stride 32: 736x1280 or 704x1280."""
     h, w = hw
     if h <= 0 or w <= 0:
         raise WorkflowError(f"imgsz [{h}, {w}] must be positive")
     if h % stride or w % stride:
         (h0, h1), (w0, w1) = nearest_valid(h, stride), nearest_valid(w, stride)
-        options = sorted({(h0, w0), (h1, w1), (h0, w1), (h1, w0)}, key=lambda s: (abs(s[0] - h) + abs(s[1] - w), s))
-        near = " or ".join(f"[{a}, {b}]" for a, b in options[:2])
+        cands = {(h0, h0), (h1, h1)} if h == w else {(h0, w0), (h1, w1), (h0, w1), (h1, w0)}
+        options = sorted(cands, key=lambda s: (abs(s[0] - h) + abs(s[1] - w), -s[0] * s[1], s))
+        near = " or ".join(f"[{a}, {b}] ({a}x{b})" for a, b in options[:2])
         raise WorkflowError(f"imgsz [{h}, {w}] is not a multiple of the model stride {stride}; use {near}")
     return h, w
 
@@ -96,7 +117,7 @@ def discover(
     dominant_share: float = DOMINANT_SHARE,
 ) -> dict:
     """Decide the deploy shapes. Returns a dict with ``shapes`` (list of {h, w, reason}) and the evidence."""
-    from ovyolo.data import dominant_size
+    from ovyolo.data.dataset import dominant_size
 
     record: dict = {"stride": stride, "train_imgsz": train_size, "train_imgsz_from": train_size_from}
     if frame_sizes:
@@ -115,7 +136,7 @@ def discover(
 
 
 def _auto_shape(train_size, train_size_from, stride, frame_sizes, square, dominant_share) -> tuple[tuple[int, int], str]:
-    from ovyolo.data import dominant_size
+    from ovyolo.data.dataset import dominant_size
 
     if train_size is None:
         raise WorkflowError(
@@ -139,11 +160,27 @@ def _auto_shape(train_size, train_size_from, stride, frame_sizes, square, domina
                     f"{train_size}, rounded up to stride {stride} -> {h}x{w}")
 
 
-def hw_of_folder(folder) -> tuple[int, int]:
-    """(h, w) from a shape folder's name, ``results/{model}/{h}x{w}`` (for the scripts in benchmarks/)."""
-    from pathlib import Path
+HW_PATTERN = re.compile(r"(\d+)x(\d+)")
 
-    m = re.fullmatch(r"(\d+)x(\d+)", Path(folder).name)
+
+def parse_hw(text: str) -> tuple[int, int]:
+    """``"160x256"`` -> ``(160, 256)``: the one parser of the ``{h}x{w}`` in every path."""
+    m = HW_PATTERN.fullmatch(str(text))
     if not m:
-        raise WorkflowError(f"{folder}: the folder name must be {{h}}x{{w}} (e.g. results/demo/160x256)")
+        raise WorkflowError(f"'{text}' is not a shape; expected {{h}}x{{w}}, e.g. 160x256")
     return int(m.group(1)), int(m.group(2))
+
+
+def hw_name(hw) -> str:
+    """``(160, 256)`` -> ``"160x256"``, the shape's folder name."""
+    return f"{int(hw[0])}x{int(hw[1])}"
+
+
+def model_and_shape(path) -> tuple[str, tuple[int, int]]:
+    """``(model, (h, w))`` of a path inside a shape folder, ``results/{model}/{h}x{w}[/...]`` (the last
+    ``{h}x{w}`` part of the path, and the folder above it)."""
+    parts = Path(path).parts
+    for i in range(len(parts) - 1, 0, -1):
+        if HW_PATTERN.fullmatch(parts[i]):
+            return parts[i - 1], parse_hw(parts[i])
+    raise WorkflowError(f"{path} is not inside a results/{{model}}/{{h}}x{{w}} folder (e.g. results/demo/160x256)")

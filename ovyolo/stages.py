@@ -1,94 +1,178 @@
-"""The validate and benchmark stages: which files a variant runs, and the JSON each stage writes."""
+"""Every rule's stage, in one place: ``ovyolo.stages.<rule>(smk)`` is what the rule of that name runs.
+
+The workflow's single script (``workflow/scripts/stage.py``) hands its ``snakemake`` object to
+:func:`ovyolo.smk.run`, which sets up the log, threads and the offline environment and calls the function named
+after the rule. Each function only unpacks the rule's inputs, outputs, params and wildcards and calls the package
+function that does the work; the logic and its tests live there.
+"""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-import numpy as np
 
-from ovyolo import variants
-from ovyolo.atomic import atomic_file, write_json
-from ovyolo.errors import WorkflowError
-
-RUNNER_KEYS = ("source", "onnx", "xml")  # what make_runner takes: source.json (torch), the ONNX, or the IR
-FILE_KEYS = ("weights", "onnx", "xml", "bin")  # the model's files on disk, summed for its size
+def _hw(smk) -> tuple[int, int]:
+    return int(smk.wildcards["h"]), int(smk.wildcards["w"])
 
 
-def _runner_args(model_files: dict) -> dict:
-    return {k: model_files[k] for k in RUNNER_KEYS if model_files.get(k)}
+def _folder(path) -> Path:
+    return Path(path).parent
 
 
-def _files_on_disk(model_files: dict) -> list[Path]:
-    return [Path(model_files[k]) for k in FILE_KEYS if model_files.get(k)]
+def workflow_dir(smk) -> Path:
+    """The workflow's checkout (``workflow/scripts/..``): where provenance reads the git commit from."""
+    return Path(smk.scriptdir).resolve().parent.parent
 
 
-def validate_variant(model: str, variant: str, hw: tuple[int, int], *, model_files: dict, data_yaml, meta_yaml,
-                     baseline, threads: int, conf: float, iou: float, out_metrics, out_outputs, out_matches) -> dict:
-    """Run ``variant`` over the val split letterboxed to ``hw``; write metrics.json, the raw outputs of the first
-    images (agreement with the baseline) and the per-image COCO matches (matches.npz, for the paired bootstrap)."""
-    import yaml
-
-    from ovyolo import stats
-    from ovyolo.data import load_dataset
-    from ovyolo.evaluate import agreement, evaluate
-    from ovyolo.runtimes import make_runner
-
-    meta = yaml.safe_load(Path(meta_yaml).read_text())
-    names = [meta["names"][k] for k in sorted(meta["names"])]
-    images = load_dataset(data_yaml).images("val")
-    runner = make_runner(variant, **_runner_args(model_files), threads=threads, hw=hw)
-    t0 = time.perf_counter()
-    ev = evaluate(runner.infer, images, hw, names, meta["layout"], conf=conf, iou=iou)
-    result, raw = ev
-    result.update({
-        "model": model, "variant": variant, "hw": [int(hw[0]), int(hw[1])], "seconds": time.perf_counter() - t0,
-        "inference_precision": runner.properties.get("inference_precision", "f32"), "threads": threads,
-        "agreement": None,
-    })
-    if baseline:
-        ref = np.load(baseline)
-        n = min(len(ref), len(raw))
-        result["agreement"] = {"baseline": variants.BASELINE, "images": int(n), **agreement(raw[:n], ref[:n])}
-    stats.save_matches(ev.matches, out_matches)
-    with atomic_file(out_outputs) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, raw)
-    write_json(out_metrics, result)
-    return result
+# --------------------------------------------------------------------------------------------- the demo
 
 
-def benchmark_shape(model: str, hw: tuple[int, int], *, variant_files: dict, data_yaml, threads: int, settings: dict,
-                    out) -> dict:
-    """All variants of one ``{model}/{h}x{w}`` timed together, interleaved in rounds in this one process
-    (:func:`ovyolo.interleave.run_interleaved`): latency, throughput and speed-ups with CIs; write benchmark.json.
+def demo_dataset(smk) -> None:
+    from ovyolo.atomic import atomic_dir
+    from ovyolo.data.demo import generate_demo_dataset
 
-    ``variant_files`` maps each variant to its model files (``source``/``weights``, ``onnx`` or ``xml``/``bin``).
-    ``settings`` is the config's ``benchmark`` section."""
-    import os
-    import socket
+    p = smk.params
+    with atomic_dir(_folder(smk.output[0])) as tmp:
+        generate_demo_dataset(tmp, seed=p.seed, n_train=p.n_train, n_val=p.n_val, frame_hw=tuple(p.frame),
+                              names=tuple(p.classes), object_size=tuple(p.object_size))
 
-    from ovyolo.data import load_dataset
-    from ovyolo.interleave import run_interleaved
 
-    images = load_dataset(data_yaml).images("val")
-    runs = {}
-    for name, files in variant_files.items():
-        spec = variants.get(name)
-        runs[name] = {**_runner_args(files), "precision_hint": spec.precision_hint if spec.is_openvino else None}
-    started = time.time()
-    result = run_interleaved(runs, images, hw, threads, {
-        "rounds": settings["rounds"], "seconds_per_round": settings["seconds_per_round"],
-        "min_iterations_per_round": settings["min_iterations_per_round"], "warmup": settings["warmup"],
-        "seed": settings["seed"], "throughput": settings["throughput"], "max_images": settings["images"],
-        "baseline": variants.BASELINE, "pairs": [[variants.OURS_INT8, variants.INCUMBENT]],
-    })
-    for name, files in variant_files.items():
-        paths = _files_on_disk(files)
-        missing = [str(p) for p in paths if not p.is_file()]
-        if missing:
-            raise WorkflowError(f"benchmark of {name}: model file(s) {', '.join(missing)} do not exist")
-        result["variants"][name]["file_size_bytes"] = int(sum(p.stat().st_size for p in paths))
-    result.update({"model": model, "started_at": started, "finished_at": time.time(),
-                   "node": os.environ.get("SLURMD_NODENAME") or socket.gethostname()})
-    write_json(out, result)
-    return result
+def demo_train(smk) -> None:
+    import logging
+
+    from ovyolo.data.demo import best_map50, train_demo
+
+    train_demo(smk.input.data, _folder(smk.output.weights).parent, threads=smk.threads, seed=smk.params.seed,
+               **smk.params.train)
+    logging.getLogger("ovyolo.demo").info("best val mAP50 during training: %.4f", best_map50(smk.output.results))
+
+
+# --------------------------------------------------------------------------------------------- sources and shapes
+
+
+def identify_source(smk) -> None:
+    from ovyolo.discover import identify_source as identify
+
+    identify(smk.params.source, smk.params.settings, smk.output[0])
+
+
+def discover_shape(smk) -> None:
+    from ovyolo.discover import discover_model
+
+    discover_model(smk.wildcards.model, smk.input.source, smk.input.data, smk.params.settings, smk.output[0])
+
+
+# --------------------------------------------------------------------------------------------- build
+
+
+def export_onnx(smk) -> None:
+    from ovyolo import sources
+    from ovyolo.build.export import export
+
+    export(sources.read(smk.input.source), _hw(smk), smk.output[0])
+
+
+def convert(smk) -> None:
+    from ovyolo.build.convert import convert as to_ir
+
+    to_ir(smk.input[0], _hw(smk), smk.wildcards.precision, _folder(smk.output.xml))
+
+
+def calibration(smk) -> None:
+    from ovyolo.build import calibration as cal
+    from ovyolo.data.dataset import load_dataset
+
+    images = load_dataset(smk.input.data).images("train")
+    cal.build(images, _hw(smk), smk.params.size, _folder(smk.output.images), seed=smk.params.seed,
+              reserve=smk.params.reserve)
+
+
+def quantize(smk) -> None:
+    from ovyolo.build.quantize import quantize as to_int8
+
+    q = smk.params.quantization
+    to_int8(smk.input.xml, smk.input.calibration, _hw(smk), _folder(smk.output.xml), preset=q["preset"],
+            keep_head_float=q["keep_head_float"], fast_bias_correction=q["fast_bias_correction"])
+
+
+def quantize_ac(smk) -> None:
+    from ovyolo.build import accuracy_control as ac
+
+    ac.quantize_ac_stage(smk.input.xml, smk.input.calibration, smk.input.manifest, smk.input.meta, smk.input.data,
+                         _hw(smk), _folder(smk.output.xml), smk.params.quantization, threads=smk.threads,
+                         conf=smk.params.conf, iou=smk.params.iou)
+
+
+def ultralytics_int8(smk) -> None:
+    from ovyolo import sources
+    from ovyolo.build.ultralytics_int8 import export_ultralytics_int8
+
+    export_ultralytics_int8(smk.input.weights, _hw(smk), smk.input.data, _folder(smk.output.xml),
+                            layout=sources.read(smk.input.source).output_layout)
+
+
+# --------------------------------------------------------------------------------------------- measure
+
+
+def validate(smk) -> None:
+    from ovyolo.measure.validate import validate_variant
+
+    validate_variant(smk.wildcards.model, smk.wildcards.variant, _hw(smk), model_files=dict(smk.input),
+                     data_yaml=smk.input.data, meta_yaml=smk.input.meta, baseline=smk.input.baseline or None,
+                     threads=smk.threads, conf=smk.params.conf, iou=smk.params.iou,
+                     bf16_mode=smk.params.bf16 or "always", out_metrics=smk.output.metrics, out_outputs=smk.output.outputs, out_matches=smk.output.matches)
+
+
+def benchmark(smk) -> None:
+    from ovyolo.measure.benchmark import benchmark_shape
+
+    benchmark_shape(smk.wildcards.model, _hw(smk), variant_files=smk.params.variant_files, data_yaml=smk.input.data,
+                    threads=smk.threads, settings=smk.params.settings, bf16_mode=smk.params.bf16 or "always",
+                    out=smk.output[0])
+
+
+def profile(smk) -> None:
+    from ovyolo.measure.profile import profile_shape
+    from ovyolo.report.plots import plot_profiles
+
+    p = smk.params
+    result = profile_shape(smk.wildcards.model, _hw(smk), variant_files=p.variant_files, data_yaml=smk.input.data,
+                           threads=smk.threads, out=smk.output.json, iterations=p.iterations, rounds=p.rounds,
+                           images=p.images, bf16_mode=p.bf16 or "always")
+    plot_profiles([result], smk.output.png)
+
+
+# --------------------------------------------------------------------------------------------- report and deploy
+
+
+def gallery(smk) -> None:
+    from ovyolo.atomic import write_json
+    from ovyolo.data.dataset import load_dataset
+    from ovyolo.report.gallery import build
+
+    rows = build(dict(smk.params.irs), load_dataset(smk.input.data).images("val"), smk.output.png,
+                 threads=smk.threads)
+    write_json(smk.output.json, {"ranked": rows})
+
+
+def bundle(smk) -> None:
+    from ovyolo.deploy.bundle import build_bundle
+
+    build_bundle(_folder(smk.input.xml), smk.output[0], _hw(smk), smk.wildcards.bundle,
+                 workflow_dir=workflow_dir(smk))
+
+
+def summarize(smk) -> None:
+    from ovyolo.report import plots, table
+    from ovyolo.report.verdict import profile_lines, write_verdict
+
+    ev = smk.params.evaluation
+    rows, verdicts = table.build(list(smk.input.metrics), list(smk.input.matches), list(smk.input.benchmarks),
+                                 list(smk.input.shapes), list(smk.input.calibrations), max_drop=ev["max_drop"],
+                                 n_boot=ev["bootstrap"], seed=ev["seed"], profiles=list(smk.input.profiles))
+    table.write_csv(rows, smk.output.csv)
+    profiles = list(smk.input.profiles)
+    write_verdict(verdicts, ev["max_drop"], smk.output.verdict, smk.output.verdict_json, smk.output.verdict_rst,
+                  profile_lines=profile_lines(profiles))
+    plots.plot_all(rows, _folder(smk.output.map))
+    plots.plot_profiles(profiles, smk.output.profile)
+    print(Path(smk.output.verdict).read_text())

@@ -3,7 +3,7 @@
 A variant is what is timed and scored: a model file (the weights, the ONNX, or an IR folder under
 ``results/{model}/{h}x{w}/``) run by one runtime with one precision hint. The config schema's enum, the rules'
 wildcard constraint and inputs, the runners, the summary's order and labels and the tests all derive from
-:data:`REGISTRY`. Adding a variant means one entry here, plus a runner in :mod:`ovyolo.runtimes` if it runs
+:data:`REGISTRY`. Adding a variant means one entry here, plus a runner in :mod:`ovyolo.measure.runtimes` if it runs
 something new, plus the rule that builds its IR folder if that folder is new.
 """
 from __future__ import annotations
@@ -62,6 +62,10 @@ INCUMBENT = "ultralytics-int8"  # the INT8 export users would otherwise use
 OURS_INT8 = "openvino-int8"
 OURS_INT8_AC = "openvino-int8-ac"  # only built when quantization.max_drop is set
 _BY_NAME = {v.name: v for v in REGISTRY}
+# The IR folders this workflow packages as deployment bundles (results/{model}/{h}x{w}/bundles/{ir}/, rule bundle).
+# The verdict recommends only variants that run one of them (the file to ship); the others (torch, onnxruntime,
+# Ultralytics' own INT8 export) are measured for comparison.
+BUNDLED_IRS = ("fp32", "fp16", "int8", "int8-ac")
 
 
 def names() -> list[str]:
@@ -81,6 +85,18 @@ def rank(name: str) -> int:
     return names().index(name) if name in _BY_NAME else len(REGISTRY)
 
 
+def bundle_of(name: str) -> str | None:
+    """The bundle (IR folder name under ``bundles/``) that ships variant ``name``, or None for a comparison variant.
+    An ``@bf16`` variant ships as its IR's bundle, run with the bf16 precision hint."""
+    v = get(name)
+    return v.ir if v.is_openvino and v.ir in BUNDLED_IRS else None
+
+
+def comparison_only(requested: list[str]) -> list[str]:
+    """The variants among ``requested`` that are measured for comparison but never recommended (no bundle)."""
+    return [n for n in requested if bundle_of(n) is None]
+
+
 def for_family(family: str, requested: list[str]) -> list[str]:
     """The requested variants that apply to a model of ``family``, in display order."""
     return [v.name for v in REGISTRY if v.name in requested and family in v.families]
@@ -97,18 +113,29 @@ def without_unsupported_bf16(requested: list[str], mode: str, cpu_has_bf16: bool
     ``mode`` "auto" such variants are left out where the CPU has no bf16; "always" measures them anyway."""
     if mode not in BF16_MODES:
         raise WorkflowError(f"evaluation.bf16 must be one of {', '.join(BF16_MODES)}, got '{mode}'")
-    if mode == "always" or cpu_has_bf16:
-        return list(requested), {}
     kept, left_out = [], {}
     for name in requested:
-        spec = get(name)
-        if spec.precision_hint == "bf16":
-            same = next((v.name for v in REGISTRY if v.ir == spec.ir and v.precision_hint == "f32"), None)
-            left_out[name] = ("not measured: this CPU has no bf16, so OpenVINO would run it in f32"
-                              + (f", exactly as {same}" if same else "") + " (set evaluation.bf16: always to measure it)")
+        why = not_measured_reason(name, mode, cpu_has_bf16)
+        if why:
+            left_out[name] = why
         else:
             kept.append(name)
     return kept, left_out
+
+
+def not_measured_reason(name: str, mode: str, cpu_has_bf16: bool, node: str | None = None) -> str | None:
+    """Why ``name`` is not measured on a CPU (``node``) with or without bf16 under ``evaluation.bf16: mode``, or
+    None when it is measured. Decided by the job on the node that would measure it, never where the workflow is
+    parsed (on a cluster that is the submit host)."""
+    if mode not in BF16_MODES:
+        raise WorkflowError(f"evaluation.bf16 must be one of {', '.join(BF16_MODES)}, got '{mode}'")
+    spec = get(name)
+    if mode == "always" or cpu_has_bf16 or spec.precision_hint != "bf16":
+        return None
+    same = next((v.name for v in REGISTRY if v.ir == spec.ir and v.precision_hint == "f32"), None)
+    where = f"node {node} has" if node else "this CPU has"
+    return (f"not measured: {where} no bf16, so OpenVINO would run it in f32" + (f", exactly as {same}" if same else "")
+            + " (set evaluation.bf16: always to measure it)")
 
 
 def wildcard_regex() -> str:

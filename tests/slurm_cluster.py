@@ -209,7 +209,7 @@ NodeName={NODE} CPUs={os.cpu_count()} RealMemory={mem} State=UNKNOWN
             time.sleep(0.1)
         raise SlurmUnavailable("munged started but munge -n | unmunge fails")
 
-    def start(self, timeout: float = 60) -> "SlurmCluster":
+    def start(self, timeout: float = 60) -> SlurmCluster:
         try:
             self.write_conf()
             self._link_system_conf()

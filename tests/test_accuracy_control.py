@@ -15,10 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ovyolo import accuracy_control as ac
-from ovyolo import calibration as cal
-from ovyolo.data import load_dataset
+from ovyolo.build import accuracy_control as ac
+from ovyolo.build import calibration as cal
+from ovyolo.data.dataset import load_dataset
 from ovyolo.errors import WorkflowError
+
+pytestmark = pytest.mark.component
 
 HW = (192, 320)
 NAMES = ["circle", "square", "triangle"]
@@ -38,10 +40,10 @@ def tiny(tmp_path_factory, demo_data):
     import yaml
     from ultralytics.nn.tasks import DetectionModel
 
-    from ovyolo.convert import convert
-    from ovyolo.evaluate import nms
-    from ovyolo.export import export
-    from ovyolo.letterbox import load_letterboxed, to_tensor
+    from ovyolo.build.convert import convert
+    from ovyolo.build.export import export
+    from ovyolo.data.letterbox import load_letterboxed, to_tensor
+    from ovyolo.measure.evaluate import nms
     from ovyolo.sources import identify_with
 
     root = tmp_path_factory.mktemp("ac")
@@ -63,7 +65,7 @@ def tiny(tmp_path_factory, demo_data):
     for split in ("train", "val"):
         for f in load_dataset(data / "data.yaml").images(split):
             canvas, geo = load_letterboxed(f, HW)
-            det = nms(compiled(to_tensor(canvas))[0], "ultralytics", len(NAMES))[:3]
+            det = nms(compiled(to_tensor(canvas))[0], "ultralytics", len(NAMES), conf=0.001, iou=0.7)[:3]
             det[:, :4] = geo.boxes_to_source(det[:, :4])
             (data / "labels" / split / f"{f.stem}.txt").write_text("".join(
                 f"{int(c)} {(x1 + x2) / 2 / geo.src_w:.6f} {(y1 + y2) / 2 / geo.src_h:.6f} "
@@ -82,10 +84,10 @@ def _run(tiny, out: str, max_drop: float, **kw):
 
 def test_plain_int8_loses_and_accuracy_control_reverts_ops_until_within_budget(tiny):
     # a careless recipe (no ignored head ops, performance preset) loses clearly on this model
-    max_drop = 0.02
+    max_drop = 0.005
     report = _run(tiny, "int8-ac", max_drop, preset="performance", keep_head_float=False, max_iterations=6)
     assert report["fp32_map50_95"] > 0.2  # non-trivial mAP: the test measures something
-    assert report["int8_drop"] > max_drop + 0.02, report  # plain INT8 breaks the budget clearly
+    assert report["int8_drop"] > 2 * max_drop, report  # plain INT8 breaks the budget clearly
     assert report["reverted_count"] >= 1 and report["iterations"] >= 1
     assert report["final_drop"] <= max_drop and report["within_budget"] is True
     on_disk = json.loads((tiny["root"] / "int8-ac" / ac.REPORT).read_text())
@@ -147,15 +149,15 @@ def test_unknown_output_layout_is_refused_before_quantization():
 
 
 def test_dataset_map_is_the_validation_metric(tiny):
-    """The tuning metric equals ovyolo.evaluate.evaluate's mAP50-95 on the same images."""
+    """The tuning metric equals ovyolo.measure.evaluate.evaluate's mAP50-95 on the same images."""
     import openvino as ov
 
-    from ovyolo.evaluate import evaluate
+    from ovyolo.measure.evaluate import evaluate
 
     compiled = ov.Core().compile_model(str(tiny["xml"]), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     predict = lambda x: compiled(x)[0]  # noqa: E731
-    ref, _ = evaluate(predict, tiny["tuning"], HW, NAMES, "ultralytics")
-    got = ac.dataset_map(predict, ac.load_items(tiny["tuning"], HW), NAMES, "ultralytics")
+    ref = evaluate(predict, tiny["tuning"], HW, NAMES, "ultralytics").result
+    got = ac.dataset_map(predict, ac.load_items(tiny["tuning"], HW), NAMES, "ultralytics", conf=0.001, iou=0.7)
     assert got == pytest.approx(ref["mAP50_95"], abs=1e-12)
     assert np.isfinite(got)
 

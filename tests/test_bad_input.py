@@ -4,12 +4,14 @@ import pytest
 import torch
 import yaml
 
-from ovyolo import calibration
-from ovyolo.data import load_dataset
+from ovyolo.build import calibration
+from ovyolo.data.dataset import load_dataset
 from ovyolo.discover import discover_model
-from ovyolo.sources import identify_with as model_info
 from ovyolo.errors import WorkflowError
+from ovyolo.sources import identify_with as model_info
 from ovyolo.sources.onnx import inspect as inspect_onnx
+
+pytestmark = pytest.mark.component
 
 TRUST = {"trust_checkpoint": True}
 
@@ -142,7 +144,7 @@ def test_odd_images_are_converted_or_skipped_and_counted(tmp_path, demo_data):
     rgb = np.asarray(Image.open(src[0]).convert("RGB"))
     Image.fromarray(rgb).convert("L").save(d / "gray.png")
     Image.fromarray(rgb).convert("RGBA").save(d / "rgba.png")
-    Image.fromarray((rgb[..., 0].astype(np.uint16) * 257)).save(d / "deep16.png")
+    Image.fromarray(rgb[..., 0].astype(np.uint16) * 257).save(d / "deep16.png")
     (d / "corrupt.png").write_bytes(b"\x89PNG broken")
     files = sorted(d.iterdir()) + src[:6]
     man = calibration.build(files, (192, 320), 100, tmp_path / "cal")

@@ -8,15 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import ovyolo  # noqa: F401 - offline opt-outs before Ultralytics/OpenVINO are imported
-from ovyolo.bench import CPU_FLAGS, load_inputs, system_info
-from ovyolo.interleave import run_interleaved
+from ovyolo.data.letterbox import load_inputs
 from ovyolo.errors import ShapeMismatchError, WorkflowError
-from ovyolo.runtimes import cpu_supports_bf16, make_runner
+from ovyolo.measure.interleave import run_interleaved
+from ovyolo.measure.runtimes import cpu_supports_bf16, make_runner
+from ovyolo.system import CPU_FLAGS, system_info
 
 HW = (32, 64)  # tiny conv net input
 YOLO_HW = (64, 96)  # tiny YOLOv5u-n input
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's legacy ONNX exporter
+# torch's legacy ONNX exporter warns
+pytestmark = [pytest.mark.component, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 FAST = {"rounds": 6, "seconds_per_round": 0.02, "min_iterations_per_round": 2, "warmup": 1}
 
@@ -94,7 +95,7 @@ def _check_variant(res: dict, name: str, openvino: bool) -> None:
 
 
 def test_runners_agree_and_record_f32(tiny):
-    x = load_inputs(tiny["images"], HW)[0]
+    x = load_inputs(tiny["images"], HW, 16)[0]
     ref = make_runner("onnxruntime", onnx=tiny["onnx"], threads=1, precision_hint=None).infer(x)
     assert ref.shape == (1, 7, (HW[0] // 4) * (HW[1] // 4))
     for variant, xml in (("openvino-fp32", tiny["fp32"]), ("openvino-fp16", tiny["fp16"]),
@@ -132,7 +133,7 @@ def test_interleaved_run_of_four_variants_records_what_ran(tiny):
 
 
 def test_torch_matches_onnxruntime_and_benchmarks(yolo):
-    x = load_inputs(yolo["images"], YOLO_HW)[0]
+    x = load_inputs(yolo["images"], YOLO_HW, 16)[0]
     rt = make_runner("torch", source=yolo["source"], threads=1, precision_hint=None, hw=YOLO_HW)
     ro = make_runner("onnxruntime", onnx=yolo["onnx"], threads=1, precision_hint=None, hw=YOLO_HW)
     assert rt.properties["threads"] == 1 and rt.properties["inference_precision"] == "f32"

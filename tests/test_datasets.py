@@ -6,11 +6,12 @@ import os
 import numpy as np
 import pytest
 from PIL import Image
-
-from ovyolo.data import image_sizes, label_path, load_dataset, read_labels
-from ovyolo.letterbox import read_rgb
-
 from trained_demo import HW, trained_demo
+
+from ovyolo.data.dataset import image_sizes, label_path, load_dataset, read_labels
+from ovyolo.data.letterbox import read_rgb
+
+pytestmark = pytest.mark.system
 
 NAMES = ["circle", "square", "triangle"]
 
@@ -140,10 +141,10 @@ def redeliver(data_yaml, out):
 
 
 def test_redelivered_demo_gives_the_same_shape_and_map_and_stays_untouched(demo, tmp_path):
-    from ovyolo import calibration
+    from ovyolo.build import calibration
     from ovyolo.discover import discover_model
-    from ovyolo.evaluate import evaluate
-    from ovyolo.runtimes import make_runner
+    from ovyolo.measure.evaluate import evaluate
+    from ovyolo.measure.runtimes import make_runner
     from ovyolo.sources import identify
 
     user = redeliver(demo["data"], tmp_path / "export")
@@ -175,7 +176,7 @@ def test_redelivered_demo_gives_the_same_shape_and_map_and_stays_untouched(demo,
 
 def test_ultralytics_int8_reference_writes_nothing_into_the_data_set(demo, tmp_path):
     """Ultralytics' export(int8=True) builds a training data set, which writes labels.cache beside the labels."""
-    from ovyolo.ultralytics_int8 import export_ultralytics_int8
+    from ovyolo.build.ultralytics_int8 import export_ultralytics_int8
 
     user = redeliver(demo["data"], tmp_path / "export")
     before = tree_state(user.parent)

@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 import yaml
 
+pytestmark = pytest.mark.component
+
 REPO = Path(__file__).resolve().parent.parent
 HW = (192, 320)
 
 
 def val_images(demo_data):
-    from ovyolo.data import load_dataset
+    from ovyolo.data.dataset import load_dataset
 
     return load_dataset(demo_data).images("val")
 
@@ -32,7 +34,7 @@ def check_model_info(xml, precision):
     assert raw("scale_values") == "255"
     assert raw("reverse_input_channels") in ("YES", "True", "true")
     assert raw("imgsz") == "192 320"
-    from ovyolo.convert import read_model_info
+    from ovyolo.ir import read_model_info
 
     info = read_model_info(xml)
     assert info["labels"] == ["circle", "square", "triangle"]
@@ -44,7 +46,7 @@ def check_model_info(xml, precision):
 
 @pytest.fixture(scope="module")
 def fp16_ir(fp32_ir):
-    from ovyolo.convert import convert
+    from ovyolo.build.convert import convert
 
     return convert(fp32_ir["onnx"], HW, "fp16", fp32_ir["root"] / "192x320" / "fp16")
 
@@ -57,7 +59,7 @@ def test_fp32_and_fp16_ir_describe_themselves(fp32_ir, fp16_ir):
 def test_bundle_loads_in_ultralytics_at_deploy_shape(fp32_ir, fp16_ir, demo_data, tmp_path):
     from ultralytics import YOLO
 
-    from ovyolo.bundle import ULTRALYTICS_DIR, build_bundle
+    from ovyolo.deploy.bundle import ULTRALYTICS_DIR, build_bundle
 
     for precision, xml in (("fp32", fp32_ir["xml"]), ("fp16", fp16_ir)):
         out = tmp_path / "bundles" / precision
@@ -81,7 +83,7 @@ def test_bundle_loads_in_ultralytics_at_deploy_shape(fp32_ir, fp16_ir, demo_data
 
 
 def test_yolov5_layout_gets_no_ultralytics_bundle(fp32_ir, tmp_path):
-    from ovyolo.bundle import IR_DIR, build_bundle
+    from ovyolo.deploy.bundle import IR_DIR, build_bundle
 
     ir = tmp_path / "ir"
     shutil.copytree(Path(fp32_ir["xml"]).parent, ir)
@@ -94,49 +96,54 @@ def test_yolov5_layout_gets_no_ultralytics_bundle(fp32_ir, tmp_path):
     assert not list((tmp_path / "b").glob("*_openvino_model"))
 
 
-def test_predict_cli_on_fp32_ir(fp32_ir, demo_data, tmp_path):
-    from ovyolo.evaluate import nms
-    from ovyolo.letterbox import load_letterboxed, to_tensor
-    from ovyolo.predict import load
+def test_predict_cli_on_the_trained_ir_gives_the_validation_boxes(trained_irs, tmp_path):
+    """`python -m ovyolo predict` on the trained demo's FP32 IR: the same letterbox and NMS as validation, so the
+    CLI's boxes are the in-process ones (at the predictor's conf 0.25, and there are boxes to compare)."""
+    from ovyolo.data.letterbox import load_letterboxed, to_tensor
+    from ovyolo.deploy.predict import load
+    from ovyolo.measure.evaluate import nms
 
+    hw = trained_irs["hw"]
     src = tmp_path / "imgs"
     src.mkdir()
-    for f in val_images(demo_data)[:2]:
+    for f in val_images(trained_irs["demo"]["data"])[:4]:
         shutil.copy(f, src / f.name)
     out = tmp_path / "pred"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.run([sys.executable, "-m", "ovyolo.predict", str(Path(fp32_ir["xml"]).parent), str(src),
-                           "--out", str(out), "--conf", "0.01", "--threads", "1"],
-                          capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "ovyolo", "predict", str(Path(trained_irs["fp32"]).parent), str(src),
+                           "--out", str(out), "--threads", "1"], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads((out / "detections.json").read_text())
-    assert res["imgsz"] == [192, 320] and res["names"] == ["circle", "square", "triangle"]
-    assert res["runtime"]["inference_precision"] == "f32"
-    assert len(res["images"]) == 2
+    assert res["imgsz"] == list(hw) and res["names"] == ["circle", "square", "triangle"] and res["conf"] == 0.25
+    assert res["runtime"]["inference_precision"] == "f32" and len(res["images"]) == 4
+    det = load(Path(trained_irs["fp32"]).parent, threads=1)
+    compared = 0
     for rec in res["images"]:
-        assert (out / rec["output"]).is_file()
-        assert (rec["height"], rec["width"]) == (360, 640)
-    # same letterbox + NMS as validation: recompute the first image in-process
-    det = load(Path(fp32_ir["xml"]).parent, threads=1, conf=0.01)
-    canvas, geo = load_letterboxed(src / Path(res["images"][0]["image"]).name, HW)
-    want = nms(det.raw(to_tensor(canvas)), "ultralytics", 3, conf=0.01, iou=0.7, multi_label=False)
-    want[:, :4] = geo.boxes_to_source(want[:, :4])
-    got = res["images"][0]["detections"]
-    assert len(got) == len(want)
-    if len(want):
-        np.testing.assert_allclose([d["box"] for d in got], want[:, :4], atol=0.01)
+        assert (out / rec["output"]).is_file() and (rec["height"], rec["width"]) == (360, 640)
+        canvas, geo = load_letterboxed(src / Path(rec["image"]).name, hw)
+        want = nms(det.raw(to_tensor(canvas)), "ultralytics", 3, conf=0.25, iou=0.7, multi_label=False)
+        want[:, :4] = geo.boxes_to_source(want[:, :4])
+        got = rec["detections"]
+        assert len(got) == len(want)
+        if len(want):
+            np.testing.assert_allclose([d["box"] for d in got], want[:, :4], atol=0.01)
+            assert [d["class"] for d in got] == [int(c) for c in want[:, 5]]
+        compared += len(want)
+    assert compared >= 4  # a trained model: there are boxes, so the comparison compared something
+
 
 
 def test_predict_rejects_missing_model(tmp_path):
-    from ovyolo.predict import main
+    from ovyolo.deploy.predict import main
 
     assert main([str(tmp_path / "nope"), str(tmp_path), "--out", str(tmp_path / "o")]) == 1
 
 
 QUANTIZE = """
 import sys
-import ovyolo
-from ovyolo.quantize import quantize
+from ovyolo import offline
+offline.prepare()
+from ovyolo.build.quantize import quantize
 quantize(sys.argv[1], sys.argv[2], (192, 320), sys.argv[3])
 """
 
@@ -167,7 +174,7 @@ def test_generated_names_normalised_within_one_process():
     import openvino as ov
     from openvino import opset13 as ops
 
-    from ovyolo.quantize import normalize_generated_names
+    from ovyolo.build.quantize import normalize_generated_names
 
     def build():
         x = ops.parameter([1, 3, 8, 8], np.float32, name="images")

@@ -3,14 +3,17 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
+
+pytestmark = pytest.mark.unit
 
 REPO = Path(__file__).resolve().parent.parent
 YOLOV5_PIN = "yolov5==7.0.14"
 
 
 def _pins(lines):
-    return sorted(l.split("#")[0].strip() for l in lines if l.split("#")[0].strip())
+    return sorted(row.split("#")[0].strip() for row in lines if row.split("#")[0].strip())
 
 
 def _file_pins(name):
@@ -26,7 +29,7 @@ def test_conda_env_pins_equal_requirements_and_the_yolov5_group():
 
 def test_readme_commands_install_the_package_with_its_groups_and_ci_runs_the_test_command():
     readme = (REPO / "README.md").read_text()
-    commands = [l for l in readme.splitlines() if l.startswith("pip install")]
+    commands = [line for line in readme.splitlines() if line.startswith("pip install")]
     assert len(commands) == 2, commands
     main, tests = commands
     assert "-e '.[yolov5]'" in main and f"--no-deps {YOLOV5_PIN}" in main and main.endswith("snakemake --cores 8")

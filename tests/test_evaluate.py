@@ -1,10 +1,13 @@
-"""ovyolo.evaluate: NMS decoding, COCO mAP with real pycocotools, letterbox round trip end to end, agreement."""
+"""ovyolo.measure.evaluate: NMS decoding, COCO mAP with real pycocotools, letterbox round trip end to end, agreement."""
 import numpy as np
 import pytest
 
+from ovyolo.data.letterbox import geometry
 from ovyolo.errors import WorkflowError
-from ovyolo.evaluate import agreement, coco_eval, evaluate, gt_boxes, nms
-from ovyolo.letterbox import geometry
+from ovyolo.measure.evaluate import agreement, evaluate, gt_boxes, nms
+from ovyolo.measure.scoring import coco_eval
+
+pytestmark = pytest.mark.unit
 
 NAMES = ["a", "b", "c"]
 SIZE = (200, 300)
@@ -82,15 +85,15 @@ def _ultralytics_raw(rows_xywh, scores):
 def test_nms_decodes_suppresses_duplicates_keeps_other_classes_and_applies_conf():
     boxes = [[50, 60, 20, 10], [51, 60, 20, 10], [50, 60, 20, 10], [200, 100, 30, 30]]
     scores = [[0.9, 0, 0], [0.8, 0, 0], [0, 0, 0.7], [0, 0.0005, 0]]
-    out = nms(_ultralytics_raw(boxes, scores), "ultralytics", 3)
+    out = nms(_ultralytics_raw(boxes, scores), "ultralytics", 3, conf=0.001, iou=0.7)
     # the 0.8 duplicate is suppressed, the class-2 box on the same spot is kept, the 0.0005 box is below conf
     assert out.shape == (2, 6) and out.dtype == np.float32
     np.testing.assert_allclose(out[0], [40, 55, 60, 65, 0.9, 0], rtol=1e-6)
     np.testing.assert_allclose(out[1], [40, 55, 60, 65, 0.7, 2], rtol=1e-6)
-    assert len(nms(_ultralytics_raw(boxes, scores), "ultralytics", 3, conf=0.75)) == 1
-    assert len(nms(_ultralytics_raw(boxes, scores), "ultralytics", 3, iou=0.99)) == 3  # duplicates survive
-    assert len(nms(_ultralytics_raw(boxes, scores), "ultralytics", 3, max_det=1)) == 1
-    assert nms(_ultralytics_raw(boxes, np.zeros((4, 3))), "ultralytics", 3).shape == (0, 6)
+    assert len(nms(_ultralytics_raw(boxes, scores), "ultralytics", 3, conf=0.75, iou=0.7)) == 1
+    assert len(nms(_ultralytics_raw(boxes, scores), "ultralytics", 3, conf=0.001, iou=0.99)) == 3  # duplicates survive
+    assert len(nms(_ultralytics_raw(boxes, scores), "ultralytics", 3, conf=0.001, iou=0.7, max_det=1)) == 1
+    assert nms(_ultralytics_raw(boxes, np.zeros((4, 3))), "ultralytics", 3, conf=0.001, iou=0.7).shape == (0, 6)
 
 
 def test_nms_layouts_agree():
@@ -99,17 +102,17 @@ def test_nms_layouts_agree():
     xywh = np.concatenate([rng.uniform(0, 320, (n, 2)), rng.uniform(5, 80, (n, 2))], 1).astype(np.float32)
     obj = rng.uniform(0, 1, (n, 1)).astype(np.float32)
     cls = rng.uniform(0, 1, (n, nc)).astype(np.float32)
-    v5 = nms(np.concatenate([xywh, obj, cls], 1)[None], "yolov5", nc, conf=0.25)
-    ul = nms(_ultralytics_raw(xywh, obj * cls), "ultralytics", nc, conf=0.25)
+    v5 = nms(np.concatenate([xywh, obj, cls], 1)[None], "yolov5", nc, conf=0.25, iou=0.7)
+    ul = nms(_ultralytics_raw(xywh, obj * cls), "ultralytics", nc, conf=0.25, iou=0.7)
     assert 10 < len(v5) < n
     np.testing.assert_array_equal(v5, ul)
 
 
 def test_nms_rejects_wrong_shapes():
     with pytest.raises(WorkflowError, match=r"\(1, 7, N\)"):
-        nms(np.zeros((1, 8, 10)), "ultralytics", 3)
+        nms(np.zeros((1, 8, 10)), "ultralytics", 3, conf=0.001, iou=0.7)
     with pytest.raises(WorkflowError, match="unknown output layout"):
-        nms(np.zeros((1, 7, 10)), "yolov8", 3)
+        nms(np.zeros((1, 7, 10)), "yolov8", 3, conf=0.001, iou=0.7)
 
 
 # --------------------------------------------------------------------------- evaluate end to end
@@ -119,8 +122,8 @@ HW = (192, 320)
 
 @pytest.fixture(scope="module")
 def val_images(tmp_path_factory):
-    from ovyolo.data import load_dataset
-    from ovyolo.demo import generate_demo_dataset
+    from ovyolo.data.dataset import load_dataset
+    from ovyolo.data.demo import generate_demo_dataset
 
     ds = load_dataset(generate_demo_dataset(tmp_path_factory.mktemp("evaldata"), n_train=0, n_val=5))
     return ds.images("val")
@@ -151,7 +154,8 @@ def _perfect_predictor(images, layout, geo, n_anchors=32):
 def test_evaluate_rectangular_letterbox_round_trip(val_images, layout):
     geo = geometry((360, 640), HW)
     assert (geo.top, geo.left) == (6, 0)  # really rectangular with padding
-    result, raw = evaluate(_perfect_predictor(val_images, layout, geo), val_images, HW, NAMES, layout)
+    ev = evaluate(_perfect_predictor(val_images, layout, geo), val_images, HW, NAMES, layout)
+    result, raw = ev.result, ev.raw
     assert result["mAP50"] == pytest.approx(1.0) and result["mAP50_95"] == pytest.approx(1.0)
     assert result["images"] == 5 and result["instances"] == sum(len(gt_boxes(p, (360, 640))) for p in val_images)
     assert (result["hw"], result["layout"], result["skipped"]) == ([192, 320], layout, 0)
@@ -161,7 +165,7 @@ def test_evaluate_rectangular_letterbox_round_trip(val_images, layout):
 
 def test_evaluate_with_wrong_square_geometry_scores_lower(val_images):
     wrong = geometry((360, 640), (320, 320))  # as if the model ran at a square 320: 64 px too low on the canvas
-    result, _ = evaluate(_perfect_predictor(val_images, "ultralytics", wrong), val_images, HW, NAMES, "ultralytics")
+    result = evaluate(_perfect_predictor(val_images, "ultralytics", wrong), val_images, HW, NAMES, "ultralytics").result
     assert result["mAP50_95"] < 0.5
 
 
@@ -171,8 +175,9 @@ def test_evaluate_skips_unreadable_images(val_images, tmp_path):
     bad.write_bytes(b"not a png")
     images = [val_images[0], bad, val_images[1]]
     geo = geometry((360, 640), HW)
-    result, raw = evaluate(_perfect_predictor([val_images[0], val_images[1]], "ultralytics", geo), images, HW, NAMES,
-                           "ultralytics")
+    ev = evaluate(_perfect_predictor([val_images[0], val_images[1]], "ultralytics", geo), images, HW, NAMES,
+                  "ultralytics")
+    result, raw = ev.result, ev.raw
     assert result["skipped"] == 1 and result["images"] == 2 and len(raw) == 2
     assert result["mAP50"] == pytest.approx(1.0)
     with pytest.raises(WorkflowError, match="none of the 1"):

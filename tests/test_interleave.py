@@ -8,17 +8,16 @@ import math
 import numpy as np
 import pytest
 
-import ovyolo  # noqa: F401 - offline opt-outs before OpenVINO is imported
-from ovyolo.bench import load_inputs
-from ovyolo.data import load_dataset
+from ovyolo.data.dataset import load_dataset
+from ovyolo.data.letterbox import load_inputs
 from ovyolo.errors import ShapeMismatchError, WorkflowError
-from ovyolo.interleave import (interleaved_latency, interleaved_throughput, median_ci, ratios, round_orders,
-                               run_interleaved)
-from ovyolo.runtimes import make_runner
+from ovyolo.measure.ci import median_ci
+from ovyolo.measure.interleave import interleaved_latency, interleaved_throughput, ratios, round_orders, run_interleaved
+from ovyolo.measure.runtimes import make_runner
 
 HW = (192, 320)
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the fixture's legacy ONNX export
-FAST = dict(seconds_per_round=0.05, min_iterations_per_round=2, warmup=1)
+pytestmark = [pytest.mark.component, pytest.mark.filterwarnings("ignore::DeprecationWarning")]  # the fixture's legacy ONNX export
+FAST = dict(seconds_per_round=0.05, min_iterations_per_round=2, warmup=1)  # tiny rounds: the structure, not speed
 LAT_KEYS = {"p50_ms", "p90_ms", "p99_ms", "mean_ms", "min_ms", "max_ms", "iterations", "round_medians_ms",
             "round_iterations", "seconds"}
 
@@ -94,7 +93,7 @@ def test_latency_round_structure(runners, inputs):
         assert all(st["min_ms"] <= m <= st["max_ms"] for m in st["round_medians_ms"])
     # min_iterations rules when the time budget is zero
     res0 = interleaved_latency(runners, inputs, rounds=2, seconds_per_round=0.0, min_iterations_per_round=3, warmup=0,
-                               round_warmup=0)
+                               seed=0, round_warmup=0)
     assert all(st["round_iterations"] == [3, 3] for st in res0["variants"].values())
 
 
@@ -140,7 +139,8 @@ def test_shape_mismatch_raises_before_any_inference(fp32_ir, images):
     wrong = load_inputs(images, (192, 192), max_images=2)
     for fn in (interleaved_latency, interleaved_throughput):
         with pytest.raises(ShapeMismatchError) as exc:
-            fn({"openvino-fp32": counted}, wrong, rounds=50, seconds_per_round=10.0, warmup=100)
+            fn({"openvino-fp32": counted}, wrong, rounds=50, seconds_per_round=10.0, warmup=100,
+               min_iterations_per_round=3, seed=0)
         assert "[1, 3, 192, 320]" in str(exc.value) and "[1, 3, 192, 192]" in str(exc.value)
     assert calls == []
     with pytest.raises(ShapeMismatchError):  # images letterboxed to the path's shape, IR of another shape

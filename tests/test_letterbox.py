@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from ovyolo.letterbox import PAD_VALUE, geometry, letterbox, read_rgb, to_tensor
+from ovyolo.data.letterbox import PAD_VALUE, geometry, letterbox, read_rgb, to_tensor
+
+pytestmark = pytest.mark.unit
 
 
 def test_geometry_16_9_into_192x320():

@@ -4,8 +4,9 @@ Ultralytics' validator runs in-process (offline, plots=False) on a symlinked sta
 labels.cache is not written into the data set.
 """
 import pytest
-
 from trained_demo import HW, IMGSZ, trained_demo
+
+pytestmark = pytest.mark.system
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +17,7 @@ def demo(tmp_path_factory):
 def _yolo_val(weights, data_yaml, tmp_path, **kw):
     from ultralytics import YOLO
 
-    from ovyolo.ultralytics_int8 import scratch_dataset
+    from ovyolo.build.ultralytics_int8 import scratch_dataset
 
     yaml_copy = scratch_dataset(data_yaml, tmp_path / "valdata", splits=("val",))
     m = YOLO(str(weights)).val(data=str(yaml_copy), split="val", imgsz=IMGSZ, device="cpu", workers=0, plots=False,
@@ -25,9 +26,9 @@ def _yolo_val(weights, data_yaml, tmp_path, **kw):
 
 
 def _ours(demo, hw, **kw):
-    from ovyolo.data import load_dataset
-    from ovyolo.evaluate import evaluate
-    from ovyolo.runtimes import make_runner
+    from ovyolo.data.dataset import load_dataset
+    from ovyolo.measure.evaluate import evaluate
+    from ovyolo.measure.runtimes import make_runner
     from ovyolo.sources import identify
 
     ds = load_dataset(demo["data"])
@@ -50,10 +51,10 @@ def test_torch_map_matches_yolo_val_scored_the_same_way(demo, tmp_path, rect, hw
 
 
 def test_evaluation_exposes_the_per_image_lists_coco_eval_consumes(demo):
-    from ovyolo.evaluate import coco_eval
+    from ovyolo.measure.scoring import coco_eval
 
     ev = _ours(demo, HW, raw_images=4)
-    result, raw = ev  # still unpacks as before
+    result, raw = ev.result, ev.raw
     assert raw.shape[0] == 4 and result["raw_images"] == 4
     n = result["images"]
     assert len(ev.preds) == len(ev.gts) == len(ev.sizes) == len(ev.files) == n

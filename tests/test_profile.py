@@ -1,10 +1,13 @@
-"""Where the time goes: per-op-category time from OpenVINO's performance counters (ovyolo.profile)."""
+"""Where the time goes: per-op-category time from OpenVINO's performance counters (ovyolo.measure.profile)."""
 import json
 
 import pytest
 
-from ovyolo import profile
 from ovyolo.errors import WorkflowError
+from ovyolo.measure import profile
+from ovyolo.report.plots import plot_profiles
+
+pytestmark = pytest.mark.component
 
 HW = (192, 320)
 
@@ -27,9 +30,9 @@ def test_categorize_by_kernel_and_node():
 
 @pytest.fixture(scope="module")
 def int8_xml(fp32_ir, demo_data, tmp_path_factory):
-    from ovyolo import calibration
-    from ovyolo.data import load_dataset
-    from ovyolo.quantize import quantize
+    from ovyolo.build import calibration
+    from ovyolo.build.quantize import quantize
+    from ovyolo.data.dataset import load_dataset
 
     root = tmp_path_factory.mktemp("profile_int8")
     images = load_dataset(demo_data).images("train")
@@ -44,7 +47,8 @@ def profiled(fp32_ir, int8_xml, demo_data, tmp_path_factory):
     files = {"openvino-fp32": {"xml": str(fp32_ir["xml"])}, "openvino-int8": {"xml": str(int8_xml)},
              "openvino-int8@bf16": {"xml": str(int8_xml)}, "onnxruntime": {"onnx": str(fp32_ir["onnx"])}}
     res = profile.profile_shape("demo", HW, variant_files=files, data_yaml=demo_data, threads=2,
-                                out=out / "profile.json", plot=out / "profile.png", iterations=6, rounds=2, images=3)
+                                out=out / "profile.json", iterations=6, rounds=2, images=3, bf16_mode="always")
+    plot_profiles([res], out / "profile.png")  # what the profile rule draws beside its JSON
     return res, out
 
 
@@ -78,20 +82,20 @@ def test_int8_convolutions_only_in_the_int8_ir(profiled):
 
 def test_profile_refuses_non_openvino_and_empty(fp32_ir):
     with pytest.raises(WorkflowError, match="not an OpenVINO variant"):
-        profile.profile({"torch": {"xml": fp32_ir["xml"]}}, [object()], HW, 1)
+        profile.profile({"torch": {"xml": fp32_ir["xml"]}}, [object()], HW, 1, iterations=2, rounds=1)
     with pytest.raises(WorkflowError, match="at least one OpenVINO variant"):
-        profile.profile({}, [object()], HW, 1)
+        profile.profile({}, [object()], HW, 1, iterations=2, rounds=1)
 
 
 def test_summary_reads_profiles(profiled, tmp_path):
-    from ovyolo import summary
+    from ovyolo.report.verdict import profile_lines
 
     _, out = profiled
-    lines = summary.profile_lines([out / "profile.json"])
+    lines = profile_lines([out / "profile.json"])
     assert len(lines) == 4 and lines[0].startswith("demo @ 192x320 openvino-fp32 (")
     assert lines[3].startswith("demo @ 192x320 openvino-int8 vs openvino-fp32, convolution by convolution (")
     assert "convolutions float" in lines[0] and "convolutions int8" in lines[1]
-    assert summary.plot_profiles([out / "profile.json"], tmp_path / "profile.png").stat().st_size > 0
+    assert plot_profiles([out / "profile.json"], tmp_path / "profile.png").stat().st_size > 0
 
 
 def test_seed_736x1280_config_is_valid():
@@ -102,7 +106,9 @@ def test_seed_736x1280_config_is_valid():
     from ovyolo.config import validate
 
     cfg = validate(yaml.safe_load((Path(__file__).resolve().parent.parent / "configs/seed-736x1280.yaml").read_text()))
-    assert cfg["models"]["demo"]["imgsz"] == ["auto", [736, 1280]]
+    from ovyolo.shapes import parse_imgsz
+
+    assert parse_imgsz(cfg["models"]["demo"]["imgsz"]) == [(736, 1280)]
     assert "openvino-int8@bf16" in cfg["evaluation"]["variants"]
 
 

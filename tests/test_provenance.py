@@ -2,7 +2,11 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from ovyolo.provenance import FILENAME, git_commit, sha256, write_provenance
+
+pytestmark = pytest.mark.unit
 
 
 def test_write_provenance_records_inputs_params_versions_cpu_commit(tmp_path):
@@ -21,10 +25,10 @@ def test_write_provenance_records_inputs_params_versions_cpu_commit(tmp_path):
     assert rec["params"] == {"preset": "mixed", "p": "/x"}
     assert rec["extra"] == {"threads": 2, "precision_hint": "f32"}
     for pkg in ("openvino", "nncf", "torch", "ultralytics", "numpy"):
-        assert pkg in rec["packages"]
-    assert rec["packages"]["openvino"]
-    assert rec["cpu"]["logical_cores"] >= 1
-    assert isinstance(rec["cpu"]["flags"], list)
+        assert pkg in rec["system"]["versions"]
+    assert rec["system"]["versions"]["openvino"]
+    assert rec["system"]["logical_cores"] >= 1 and rec["system"]["cpu_model"]
+    assert all(isinstance(v, bool) for v in rec["system"]["cpu_flags"].values()) and "avx2" in rec["system"]["cpu_flags"]
     assert rec["workflow_commit"]
     assert rec["created"]
 

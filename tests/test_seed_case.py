@@ -4,18 +4,23 @@
 wired through the workflow, and through the package API it fails before NNCF starts, naming both shapes.
 """
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-
+import yaml
 from conftest import make_ultralytics_run
-from ovyolo.convert import ir_input_shape
-from ovyolo.demo import generate_demo_dataset
-from ovyolo.quantize import count_quantized_ops
-from yolov5_runs import make_yolov5_run
 from workflow_helpers import planned_jobs, snakemake
+from yolov5_runs import make_yolov5_run
+
+from ovyolo.build.quantize import count_quantized_ops
+from ovyolo.data.demo import generate_demo_dataset
+from ovyolo.ir import ir_input_shape
+
+pytestmark = pytest.mark.system
 
 NAMES = ("circle", "square", "triangle")
 
@@ -83,7 +88,7 @@ def test_a_calibration_set_of_another_shape_is_refused_by_the_rule(seed, tmp_pat
     proc = snakemake(wd, "--cores", "1", "--forcerun", "quantize", "--allowed-rules", "quantize",
                      "--", "results/v5/736x1280/int8/model.xml", check=False)
     assert proc.returncode != 0
-    line = next(l for l in proc.stderr.splitlines() if l.startswith("ERROR:"))
+    line = next(row for row in proc.stderr.splitlines() if row.startswith("ERROR:"))
     assert "[1, 3, 640, 640]" in line and "[1, 3, 736, 1280]" in line
     assert not (wd / "results/v5/736x1280/int8/model.xml").exists()
 
@@ -94,7 +99,7 @@ def test_the_api_fails_before_nncf_starts(seed, tmp_path):
     code = f"""
 import sys
 from ovyolo.errors import ShapeMismatchError
-from ovyolo.quantize import quantize
+from ovyolo.build.quantize import quantize
 try:
     quantize({str(wd / 'results/ul/736x1280/fp32/model.xml')!r}, {str(tmp_path / 'cal640.npy')!r}, (736, 1280), {str(tmp_path / 'int8')!r})
 except ShapeMismatchError as e:
@@ -122,3 +127,39 @@ def test_accuracy_of_a_model_that_detects_nothing_is_flagged_as_meaningless(seed
     with open(wd / "results/summary.csv") as f:
         rows = list(csv.DictReader(f))
     assert rows and all(float(r["mAP50_95"]) < 0.05 and "mean nothing" in r["warnings"] for r in rows)
+
+
+SEED_CONFIG = Path(__file__).resolve().parent.parent / "configs/seed-736x1280.yaml"
+
+
+def test_the_seed_config_trains_for_its_deploy_shape():
+    """configs/seed-736x1280.yaml: 720x1280 frames deployed at 736x1280 are letterboxed at scale 1, so a model
+    trained on native-scale crops sees its objects at the pixel size it was trained at."""
+    from ovyolo.config import validate
+    from ovyolo.data.letterbox import geometry
+    from ovyolo.shapes import parse_imgsz
+
+    cfg = validate(yaml.safe_load(SEED_CONFIG.read_text()))
+    assert parse_imgsz(cfg["models"]["demo"]["imgsz"]) == [(736, 1280)] and cfg["demo"]["frame"] == [720, 1280]
+    assert cfg["demo"]["train"]["native_crops"] is True and cfg["demo"]["train"]["imgsz"] < 736
+    assert geometry((720, 1280), (736, 1280)).scale == 1.0
+
+
+def test_the_seed_config_runs_at_a_tiny_size(tmp_path):
+    """The seed config's wiring, shrunk (8 train frames, 2 val frames, 1 epoch): the demo trains on native-scale
+    crops, calibrates on whole frames and validates at 736x1280."""
+    cfg = yaml.safe_load(SEED_CONFIG.read_text())
+    cfg["demo"].update({"train_images": 8, "val_images": 2})
+    cfg["demo"]["train"].update({"epochs": 1, "monitor_images": 2})
+    cfg["calibration"]["size"] = 8
+    cfg["evaluation"]["variants"] = ["openvino-fp32"]
+    base = "results/demo/736x1280"
+    snakemake(tmp_path, "--cores", "2", f"{base}/openvino-fp32/metrics.json", f"{base}/calibration/images.npy",
+              config=cfg)
+    log = (tmp_path / "results/logs/_demo/demo_train.log").read_text()
+    crops = re.search(r"training on (\d+) native-scale 192x192 crops of 8 train frames", log)
+    assert crops and int(crops.group(1)) >= 8, log[-2000:]  # one crop per object, at least one object per frame
+    assert yaml.safe_load((tmp_path / "results/_demo/run/args.yaml").read_text())["imgsz"] == 192
+    assert np.load(tmp_path / f"{base}/calibration/images.npy", mmap_mode="r").shape == (8, 3, 736, 1280)
+    m = json.loads((tmp_path / f"{base}/openvino-fp32/metrics.json").read_text())
+    assert m["hw"] == [736, 1280] and m["images"] == 2

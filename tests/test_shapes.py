@@ -1,8 +1,19 @@
 import pytest
 
 from ovyolo.errors import WorkflowError
-from ovyolo.shapes import check_stride, deploy_shape, discover, hw_of_folder, parse_imgsz, train_imgsz
+from ovyolo.shapes import (
+    check_stride,
+    deploy_shape,
+    discover,
+    hw_name,
+    model_and_shape,
+    parse_hw,
+    parse_imgsz,
+    train_imgsz,
+)
 from ovyolo.sources import read_train_args
+
+pytestmark = pytest.mark.unit
 
 
 @pytest.mark.parametrize(
@@ -58,10 +69,15 @@ def test_explicit_imgsz_wins():
 
 
 def test_non_multiple_of_stride_rejected_with_nearest_shapes():
-    with pytest.raises(WorkflowError, match=r"imgsz \[720, 1280\] is not a multiple of the model stride 32; use \[704, 1280\] or \[736, 1280\]"):
+    # the rounded-up shape first (as discovery rounds up), then the other one at the same distance
+    with pytest.raises(WorkflowError, match=r"imgsz \[720, 1280\] is not a multiple of the model stride 32; use \[736, 1280\] \(736x1280\) or \[704, 1280\] \(704x1280\)$"):
         discover(train_size=1280, train_size_from="", stride=32, frame_sizes=[], imgsz_spec=[720, 1280])
-    with pytest.raises(WorkflowError, match="stride 32"):
-        check_stride((330, 320), 32)
+    with pytest.raises(WorkflowError, match=r"use \[320, 320\] \(320x320\) or \[352, 320\]"):
+        check_stride((330, 320), 32)  # the nearest first
+    with pytest.raises(WorkflowError, match=r"use \[640, 640\] \(640x640\) or \[672, 672\] \(672x672\)$"):
+        check_stride((650, 650), 32)  # a square size gets square options
+    with pytest.raises(WorkflowError, match=r"stride 64; use \[768, 1280\] \(768x1280\) or \[704, 1280\]"):
+        check_stride((736, 1280), 64)  # P6 models
 
 
 def test_no_train_size_and_no_imgsz_is_a_clear_error():
@@ -77,9 +93,31 @@ def test_auto_inside_a_list_adds_the_discovered_shape():
     assert [(s["h"], s["w"]) for s in rec["shapes"]] == [(192, 320)]
 
 
-@pytest.mark.parametrize("bad", ["big", True, [], [[1, 2, 3]], 3.5, [[True, 3]]])
+@pytest.mark.parametrize(
+    "spec, parsed",
+    [
+        ("auto", ["auto"]),
+        (None, ["auto"]),
+        (640, [(640, 640)]),
+        ([736, 1280], [(736, 1280)]),  # a list of exactly two ints is one h x w, never two squares
+        ([[736, 1280]], [(736, 1280)]),
+        ([[736, 1280], 640], [(736, 1280), (640, 640)]),
+        (["auto", 640], ["auto", (640, 640)]),
+        ([640, "auto"], [(640, 640), "auto"]),
+        (["auto", [736, 1280]], ["auto", (736, 1280)]),
+        ([[640, 640], 320], [(640, 640), (320, 320)]),  # two squares
+        ([640], [(640, 640)]),
+        ([640, 320, 256], [(640, 640), (320, 320), (256, 256)]),
+        ([640, 640, [640, 640]], [(640, 640)]),  # duplicates once
+    ],
+)
+def test_parse_imgsz_grammar(spec, parsed):
+    assert parse_imgsz(spec) == parsed
+
+
+@pytest.mark.parametrize("bad", ["big", True, [], [[1, 2, 3]], 3.5, [[True, 3]], [["auto", 640]], [[640]], [True, 640]])
 def test_parse_imgsz_rejects(bad):
-    with pytest.raises(WorkflowError):
+    with pytest.raises(WorkflowError, match=r"a list of exactly two ints is always one \[h, w\]"):
         parse_imgsz(bad)
 
 
@@ -96,8 +134,11 @@ def test_train_args_files(tmp_path):
     assert train_imgsz({"img_size": [416, 416]}) == 416
 
 
-def test_hw_of_folder_reads_the_path_scheme(tmp_path):
-    assert hw_of_folder("results/demo/736x1280") == (736, 1280)
-    assert hw_of_folder(tmp_path / "160x256") == (160, 256)
-    with pytest.raises(WorkflowError, match=r"must be \{h\}x\{w\}"):
-        hw_of_folder("results/demo/int8")
+def test_one_parser_reads_the_path_scheme(tmp_path):
+    assert parse_hw("736x1280") == (736, 1280) and hw_name((736, 1280)) == "736x1280"
+    assert model_and_shape("results/demo/736x1280") == ("demo", (736, 1280))
+    assert model_and_shape(tmp_path / "cams" / "160x256" / "int8" / "metrics.json") == ("cams", (160, 256))
+    with pytest.raises(WorkflowError, match=r"not inside a results/\{model\}/\{h\}x\{w\} folder"):
+        model_and_shape("results/demo/int8")
+    with pytest.raises(WorkflowError, match="not a shape"):
+        parse_hw("160x")

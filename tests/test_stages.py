@@ -5,13 +5,16 @@ import numpy as np
 import pytest
 import yaml
 
-from ovyolo import calibration
-from ovyolo.convert import check_ir, convert, ir_input_shape
-from ovyolo.data import load_dataset
+from ovyolo.build import calibration
+from ovyolo.build.convert import convert
+from ovyolo.build.quantize import count_quantized_ops, quantize
+from ovyolo.data.dataset import load_dataset
 from ovyolo.errors import ShapeMismatchError, WorkflowError
-from ovyolo.export import check_onnx
+from ovyolo.ir import check_ir, ir_input_shape
+from ovyolo.sources.onnx import check as check_onnx
 from ovyolo.sources.onnx import input_dims as onnx_input_shape
-from ovyolo.quantize import count_quantized_ops, quantize
+
+pytestmark = pytest.mark.component
 
 
 def test_export_is_static_at_the_path_shape(fp32_ir):
@@ -39,7 +42,7 @@ def test_convert_refuses_onnx_of_another_shape(fp32_ir, tmp_path):
 
 
 def test_export_rejects_non_stride_shape(fp32_ir, tmp_path):
-    from ovyolo.export import export
+    from ovyolo.build.export import export
 
     with pytest.raises(WorkflowError, match="stride 32"):
         export(fp32_ir["info"], (200, 320), tmp_path / "model.onnx")

@@ -1,4 +1,4 @@
-"""ovyolo.stats: COCOeval-equivalent weighted mAP, paired image bootstrap, speed-up CIs and the verdict."""
+"""ovyolo.measure.bootstrap: COCOeval-equivalent weighted mAP, paired image bootstrap, speed-up CIs and the verdict."""
 import contextlib
 import io
 import time
@@ -7,10 +7,20 @@ import numpy as np
 import pytest
 
 from ovyolo.errors import WorkflowError
-from ovyolo.evaluate import coco_eval
-from ovyolo.stats import (ClassMatches, Matches, bootstrap_maps, load_matches, map_from_matches,
-                          matches_from_cocoeval, matches_from_preds, median_ci_rank, paired_bootstrap, ratio_ci,
-                          resample_weights, save_matches, verdict)
+from ovyolo.measure.bootstrap import bootstrap_maps, map_from_matches, paired_bootstrap, resample_weights
+from ovyolo.measure.ci import median_ci_rank, ratio_ci
+from ovyolo.measure.scoring import (
+    ClassMatches,
+    Matches,
+    coco_eval,
+    load_matches,
+    matches_from_cocoeval,
+    matches_from_preds,
+    save_matches,
+)
+from ovyolo.report.verdict import verdict
+
+pytestmark = pytest.mark.unit
 
 NAMES = ["a", "b", "c", "d"]
 
@@ -128,7 +138,7 @@ def test_weights_validation_and_no_gt():
 
 def test_crowd_ignores_follow_cocoeval_accumulate():
     """Ignored GT (crowd) and ignored detections take the general path; compare with COCOeval.accumulate."""
-    from ovyolo.evaluate import cocoeval
+    from ovyolo.measure.scoring import cocoeval
 
     preds, gts, sizes = make_data(7, n_img=40)
     rng = np.random.default_rng(7)
@@ -192,7 +202,7 @@ def test_paired_bootstrap_rejects_different_ground_truth(matched):
     ref, _, _ = matched
     preds, gts, sizes = make_data(22, n_img=200)
     with pytest.raises(WorkflowError, match="same images"):
-        paired_bootstrap(ref, matches_from_preds(preds, gts, sizes, NAMES), n=10)
+        paired_bootstrap(ref, matches_from_preds(preds, gts, sizes, NAMES), n=10, seed=0)
 
 
 def synthetic_matches(n_img, dets_per_img, nc, seed, gt=None):
@@ -278,10 +288,10 @@ def test_verdict_identical_variant_is_no_measurable_difference(matched):
     a, b = 10 * rng.lognormal(0, 0.03, 10), 10 * rng.lognormal(0, 0.03, 10)
     sp = ratio_ci(a, b)
     assert sp["ci"][0] <= 1.0 <= sp["ci"][1]
-    dr = paired_bootstrap(ref, same, n=200)["drop"]
+    dr = paired_bootstrap(ref, same, n=200, seed=0)["drop"]
     v = verdict([{"variant": "openvino-fp32", "label": "OV FP32", "speedup": {"ratio": 1.0, "ci": [1.0, 1.0]},
                   "drop": {"mAP50_95": 0.0, "ci": [0.0, 0.0]}},
-                 {"variant": "openvino-fp16", "label": "OV FP16", "speedup": sp, "drop": dr}])
+                 {"variant": "openvino-fp16", "label": "OV FP16", "speedup": sp, "drop": dr}], max_drop=0.01)
     assert v["winner"] == "openvino-fp32" and v["is_baseline"]
     assert "no measurable speed gain" in v["text"] and "no measurable difference" in v["text"]
     assert v["rows"][0]["reason"].startswith("no measurable difference in speed")
@@ -289,7 +299,7 @@ def test_verdict_identical_variant_is_no_measurable_difference(matched):
 
 def test_verdict_rejects_shuffled_classes_and_picks_fast_accurate(matched):
     ref, _, bad = matched
-    d_bad = paired_bootstrap(ref, bad, n=200)["drop"]
+    d_bad = paired_bootstrap(ref, bad, n=200, seed=0)["drop"]
     rows = [row("openvino-fp16", 1.3, (1.2, 1.4), 0.0005, (-0.001, 0.002)),
             row("openvino-int8", 2.5, (2.4, 2.6), d_bad["mAP50_95"], d_bad["ci"])]
     v = verdict(rows, max_drop=0.01)
@@ -318,24 +328,53 @@ def test_verdict_rules():
     assert r["slowpoke"].startswith("slower than openvino-fp32")
     assert len(v["text"].splitlines()) == 6
     # a measurably faster variant is not given up for a slightly more accurate one
-    v2 = verdict([row("a", 2.0, (1.9, 2.1), 0.0, (-0.001, 0.001)), row("b", 3.0, (2.9, 3.1), 0.005, (0.003, 0.007))])
+    v2 = verdict([row("a", 2.0, (1.9, 2.1), 0.0, (-0.001, 0.001)), row("b", 3.0, (2.9, 3.1), 0.005, (0.003, 0.007))],
+                 max_drop=0.01)
     assert v2["winner"] == "b"
     # drops that read alike at the reported resolution are the same drop: the higher median speed-up decides
     v3 = verdict([row("ultralytics-int8", 1.52, (1.41, 1.56), -0.0274, (-0.040, -0.014)),
-                  row("openvino-int8", 1.57, (1.38, 1.63), -0.0271, (-0.040, -0.014))])
+                  row("openvino-int8", 1.57, (1.38, 1.63), -0.0271, (-0.040, -0.014))], max_drop=0.01)
     assert v3["winner"] == "openvino-int8"
     assert "the same mAP50-95 drop (-0.027" in v3["rows"][0]["reason"] and "higher median speed-up" in v3["rows"][0]["reason"]
-    v4 = verdict([row("x", 1.52, (1.41, 1.56), -0.030, (-0.040, -0.014)), row("y", 1.57, (1.38, 1.63), -0.027, (-0.04, -0.01))])
+    v4 = verdict([row("x", 1.52, (1.41, 1.56), -0.030, (-0.040, -0.014)), row("y", 1.57, (1.38, 1.63), -0.027, (-0.04, -0.01))],
+                 max_drop=0.01)
     assert v4["winner"] == "x" and "x has the smaller mAP50-95 drop" in v4["rows"][1]["reason"]
 
 
-def test_throughput_line_says_why_a_small_async_gain_is_small():
-    from ovyolo.summary import throughput_line
+def test_verdict_recommends_only_what_the_workflow_ships():
+    """Ultralytics' INT8 (no bundle) is measured and explained but never recommended, even when it would win."""
+    from ovyolo import variants
+
+    rows = [row("openvino-int8", 1.52, (1.41, 1.56), -0.027, (-0.040, -0.014)),
+            row("ultralytics-int8", 1.57, (1.38, 1.63), -0.027, (-0.040, -0.014)),
+            row("onnxruntime", 1.9, (1.8, 2.0), 0.0, (-0.001, 0.001))]
+    assert verdict(rows, max_drop=0.01)["winner"] == "onnxruntime"  # without the rule
+    comparison = variants.comparison_only([r["variant"] for r in rows])
+    assert comparison == ["ultralytics-int8", "onnxruntime"]
+    v = verdict(rows, max_drop=0.01, comparison_only=comparison)
+    assert v["winner"] == "openvino-int8"
+    status = {r["variant"]: (r["status"], r["reason"]) for r in v["rows"]}
+    assert status["ultralytics-int8"][0] == "comparison" and "ships no bundle" in status["ultralytics-int8"][1]
+    assert status["ultralytics-int8"][1].endswith("no measurable difference in speed from the recommended openvino-int8")
+    assert status["onnxruntime"][1].endswith("measurably faster than the recommended openvino-int8")
+    # nothing shipped is measurably faster: the baseline, and the head says it is about shipped variants
+    v2 = verdict([row("openvino-fp16", 1.0, (0.9, 1.1), 0.0, (0.0, 0.0)), rows[2]], max_drop=0.01,
+                 comparison_only=["onnxruntime"])
+    assert v2["is_baseline"] and "from any variant this workflow ships within" in v2["text"]
+    assert "measurably faster than the recommended openvino-fp32" in v2["text"]
+
+
+def test_throughput_line_states_what_was_measured_and_no_story():
+    from ovyolo.report.table import conv_share, throughput_line
 
     row = {"variant": "openvino-int8", "latency_p50_ms": 100.0, "fps": 10.8, "throughput_streams": 2,
-           "throughput_requests": 2, "threads": 2}
-    small = throughput_line(row)
-    assert "1.08x its latency-mode 10.0 FPS" in small and "under 1.2x because" in small and "2 parallel streams" in small and "gains little" in small
-    big = throughput_line({**row, "fps": 13.0})
-    assert "1.30x" in big and "because" not in big
+           "throughput_requests": 3, "threads": 2}
+    prof = {"variants": {"openvino-int8": {"categories": {"conv_int8": {"share": 0.85}, "conv_float": {"share": 0.05},
+                                                          "concat": {"share": 0.1}}}}}
+    line = throughput_line(row, conv_share(prof, "openvino-int8"))
+    assert line == ("openvino-int8: 10.8 FPS async (2 streams, 3 requests) vs 10.0 FPS in latency mode (batch 1, "
+                    "2 threads): async is 1.08x latency mode here; convolutions are 90% of its per-op counter time "
+                    "(profile)")
+    assert "because" not in throughput_line({**row, "fps": 8.0}) and "0.80x" in throughput_line({**row, "fps": 8.0})
+    assert conv_share(prof, "openvino-fp32") is None and conv_share(None, "openvino-int8") is None
     assert throughput_line({**row, "fps": None}) is None

@@ -5,15 +5,15 @@ import json
 import numpy as np
 import pytest
 import yaml
-
-from ovyolo.convert import ir_input_shape
-from ovyolo.sources.onnx import input_dims as onnx_input_shape
-from ovyolo.quantize import count_quantized_ops
-
-from workflow_helpers import TINY, guarded_env, job_intervals, planned_jobs, snakemake
+from workflow_helpers import TINY, guarded_env, job_intervals, planned_job_list, planned_jobs, snakemake
 
 from ovyolo import variants as _variants
-from ovyolo.runtimes import cpu_supports_bf16
+from ovyolo.build.quantize import count_quantized_ops
+from ovyolo.ir import ir_input_shape
+from ovyolo.measure.runtimes import cpu_supports_bf16
+from ovyolo.sources.onnx import input_dims as onnx_input_shape
+
+pytestmark = pytest.mark.e2e
 
 REQUESTED = ["torch", "onnxruntime", "openvino-fp32", "openvino-fp32@bf16", "openvino-fp16", "openvino-int8", "openvino-int8@bf16", "ultralytics-int8"]
 # evaluation.bf16 "auto" (TINY's default): the @bf16 variants are measured only where the CPU has bf16
@@ -71,8 +71,13 @@ def test_the_whole_run_attempted_no_network_access(run, tmp_path):
     log = wd / "netguard.log"
     assert not log.exists() or log.read_text() == "", log.read_text()[:2000]
     loaded = (wd / "netguard.log.loaded").read_text()
-    # snakemake itself and each job's script ran with the guard in place
-    assert "snakemake" in loaded and ".quantize.py" in loaded and ".demo_train.py" in loaded and ".benchmark.py" in loaded
+    # snakemake itself and each job's script (every rule runs workflow/scripts/stage.py) ran with the guard in place
+    import re
+
+    finished = re.findall(r"Finished jobid: \d+ \(Rule: (\w+)\)", proc_text(run))
+    jobs = [r for r in finished if r != "all"]
+    assert "--snakefile" in loaded and {"demo_train", "quantize", "benchmark"} <= set(jobs)
+    assert len(re.findall(r"\.stage\.py$", loaded, re.M)) == len(jobs) > 20
     # the guard is really active in child processes: a connection attempt is refused and recorded
     env = guarded_env(tmp_path)
     probe = "import socket\ntry:\n    socket.create_connection(('198.51.100.1', 80), timeout=1)\nexcept OSError as e:\n    print(e)"
@@ -90,6 +95,29 @@ def test_the_demo_run_looks_like_a_users_run(run):
 def test_nothing_to_do_after_a_complete_run(run):
     wd, _ = run
     assert planned_jobs(snakemake(wd, "-n")) == {}
+
+
+def test_a_complete_run_moved_elsewhere_plans_nothing(run, tmp_path):
+    """No absolute path in any rule's params: the run copied to another folder, with the workflow itself copied
+    elsewhere too (a cluster that mounts the project at another path), plans nothing."""
+    import shutil
+    import subprocess
+    import sys
+
+    from workflow_helpers import REPO
+
+    wd = copy_of(run, tmp_path)
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "workflow", project / "workflow", symlinks=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "profiles", project / "profiles")
+    for name in ("Snakefile", "config.yaml"):
+        shutil.copy(REPO / name, project / name)
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(project / "Snakefile"), "--directory",
+                           str(wd), "--configfile", str(wd / "config.yaml"), "-n"], capture_output=True, text=True,
+                          env=guarded_env(wd), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert planned_jobs(proc) == {}, (proc.stdout + proc.stderr)[-3000:]
 
 
 def test_key_order_of_the_config_does_not_rerun_anything(run):
@@ -164,10 +192,59 @@ def test_summary_has_a_row_per_variant(run):
     assert (prof["iterations_per_variant"], prof["rounds"], prof["images"]) == (6, 2, 2) == tuple(TINY["profile"].values())
     assert "openvino-int8 vs openvino-fp32, convolution by convolution" in verdict
     assert ("openvino-int8 vs ultralytics-int8, convolution by convolution" in verdict) == ("ultralytics-int8" in VARIANTS)
-    # requested variants this CPU cannot run as asked are named with why, never silently dropped
+    # the paired CI of our INT8 minus Ultralytics' INT8 (same val images), in the verdict and verdict.json
+    assert ("openvino-int8 minus ultralytics-int8, mAP50-95: " in verdict) == ("ultralytics-int8" in VARIANTS)
+    ovi = json.loads((wd / "results/verdict.json").read_text())["verdicts"][0]["ours_vs_incumbent"]
+    if "ultralytics-int8" in VARIANTS:
+        assert ovi["ci"][0] <= ovi["mAP50_95_diff"] <= ovi["ci"][1] and ovi["images"] == 6
+    # requested variants this node cannot run as asked are named with why (decided by their jobs on the node),
+    # never silently dropped and never taken for a measurement
     for name in REQUESTED:
-        assert (name in LEFT_OUT) == (f"- {name}: not measured" in verdict)
-        assert (name in LEFT_OUT) == (not (wd / f"results/demo/192x320/{name}").exists())
+        m = json.loads((wd / f"results/demo/192x320/{name}/metrics.json").read_text())
+        assert (name in LEFT_OUT) == (f"- {name}: not measured: node " in verdict) == (m["measured"] is False)
+        assert (name in LEFT_OUT) == ("mAP50_95" not in m)
+
+
+def test_a_variant_its_node_does_not_measure_is_a_record_not_a_row(run, tmp_path, monkeypatch):
+    """What an @bf16 validate job writes on a node without bf16 (whatever this machine has): a metrics.json with
+    measured false and why, which the summary lists and never takes for a measurement."""
+    from ovyolo.measure.validate import not_measured_record
+    from ovyolo.report import table
+    from ovyolo.report.verdict import verdict_text
+
+    wd = copy_of(run, tmp_path)
+    monkeypatch.chdir(wd)  # the summary runs in the workflow's working directory (relative data paths)
+    base = wd / "results/demo/192x320"
+    why = _variants.not_measured_reason("openvino-fp32@bf16", "auto", False, "node-x")
+    v = base / "openvino-fp32@bf16"
+    v.mkdir(exist_ok=True)
+    not_measured_record("demo", "openvino-fp32@bf16", (192, 320), why, v / "metrics.json", v / "outputs.npy",
+                        v / "matches.npz")
+    names = [n for n in VARIANTS if n != "openvino-fp32@bf16"] + ["openvino-fp32@bf16"]
+    rows, verdicts = table.build([base / n / "metrics.json" for n in names], [base / n / "matches.npz" for n in names],
+                                 [base / "benchmark.json"], [wd / "results/demo/shape.json"],
+                                 [base / "calibration/manifest.json"], max_drop=0.01, n_boot=100, seed=0)
+    assert "openvino-fp32@bf16" not in [r["variant"] for r in rows] and len(rows) == len(names) - 1
+    assert verdicts[0]["not_measured"] == {"openvino-fp32@bf16": why} and "node node-x has no bf16" in why
+    assert f"- openvino-fp32@bf16: {why}" in verdict_text(verdicts, 0.01)
+
+
+def test_the_results_page_comes_from_the_run(run):
+    """docs/results.md is generated from a run's files: every row and the verdict of the run are on the page."""
+    import csv
+
+    from ovyolo.report.results_page import page, wall_time
+
+    wd, _ = run
+    text = page(wd / "results")
+    with open(wd / "results/summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        assert f"| {r['variant']} | " in text and f"{float(r['latency_p50_ms']):.1f}" in text
+    verdict = json.loads((wd / "results/verdict.json").read_text())["verdicts"][0]["verdict"]["text"]
+    assert verdict.splitlines()[0].strip() in text
+    seconds, jobs = wall_time(wd / "results")
+    assert jobs > 20 and 0 < seconds < 3600 and "load average" in text and "workflow commit `" in text
 
 
 def test_benchmarks_never_overlap_other_jobs(run):
@@ -199,13 +276,6 @@ def test_calibration_size_reruns_only_calibration_and_quantize(run, tmp_path):
     # calibration and quantize, and what measures the new INT8 model: never training, export or convert
     # (validate: openvino-int8 and, where measured, openvino-int8@bf16: the same INT8 IR under two precision hints)
     assert jobs == {"calibration": 1, "quantize": 1, "validate": INT8_RUNS, "benchmark": 1, "profile": 1, "bundle": 1, "gallery": 1, "summarize": 1, "all": 1}, jobs
-    # and for real: training, export and convert outputs stay untouched
-    base = wd / "results/demo/192x320"
-    before = {p: p.stat().st_mtime_ns for p in [base / "model.onnx", base / "fp32/model.xml", wd / "results/_demo/run/weights/best.pt"]}
-    snakemake(wd, "--cores", "2", config=cfg)
-    assert {p: p.stat().st_mtime_ns for p in before} == before
-    assert np.load(base / "calibration/images.npy", mmap_mode="r").shape[0] == 10
-    assert planned_jobs(snakemake(wd, "-n", config=cfg)) == {}
 
 
 @pytest.mark.parametrize(
@@ -237,8 +307,9 @@ def test_sigkill_mid_quantize_leaves_nothing_trusted_and_rerun_completes(run, tm
     wd = copy_of(run, tmp_path)
     base = wd / "results/demo/192x320"
     log = wd / "results/logs/demo/192x320/quantize.log"
+    target = "results/demo/192x320/int8/model.xml"  # quantize alone: what runs after it is tested elsewhere
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(wd),
-           "--configfile", str(wd / "config.yaml"), "--cores", "2", "--forcerun", "quantize"]
+           "--configfile", str(wd / "config.yaml"), "--cores", "2", target, "--forcerun", "quantize"]
     log.unlink()  # the previous run's log also says "job start": wait for this run's own
     out = open(wd / "killed_run.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=guarded_env(wd))
@@ -255,10 +326,10 @@ def test_sigkill_mid_quantize_leaves_nothing_trusted_and_rerun_completes(run, tm
     snakemake(wd, "--unlock")
     jobs = planned_jobs(snakemake(wd, "-n"))
     assert "quantize" in jobs and "export_onnx" not in jobs and "demo_train" not in jobs
-    snakemake(wd, "--cores", "2")
+    snakemake(wd, "--cores", "2", target)  # the one real rerun of this module
     assert count_quantized_ops(base / "int8/model.xml") > 50 and ir_input_shape(base / "int8/model.xml") == [1, 3, 192, 320]
     assert not list((wd / "results").rglob(".tmp-*"))
-    assert planned_jobs(snakemake(wd, "-n")) == {}
+    assert planned_jobs(snakemake(wd, "-n", target)) == {}
 
 
 def test_a_cores_1_rerun_reproduces_the_cores_8_results(run, tmp_path):
@@ -270,42 +341,37 @@ def test_a_cores_1_rerun_reproduces_the_cores_8_results(run, tmp_path):
 
     def snapshot():
         metrics = {v: {k: json.loads((base / v / "metrics.json").read_text())[k] for k in ("mAP50", "mAP50_95", "per_class")}
-                   for v in VARIANTS}
+                   for v in ("openvino-fp32", "openvino-int8")}
         blobs = {p: hashlib.sha256((base / p).read_bytes()).hexdigest() for p in ("int8/model.bin", "fp32/model.bin", "calibration/images.npy")}
         return metrics, blobs
 
     before = snapshot()
     # only what the snapshot reads (and everything upstream of it): the timings, plots and bundles would cost a
-    # minute of serial job starts and carry no numbers compared here
-    targets = [f"results/demo/192x320/{v}/metrics.json" for v in VARIANTS]
+    # minute of serial job starts and carry no numbers compared here; the other variants' metrics come from the
+    # same upstream files by the same code
+    targets = [f"results/demo/192x320/{v}/metrics.json" for v in ("openvino-fp32", "openvino-int8")]
     proc = snakemake(wd, "--cores", "1", *targets, "--forcerun", "export_onnx", "calibration")
     assert {"export_onnx", "convert", "calibration", "quantize", "validate"} <= set(planned_jobs(proc))
     assert snapshot() == before
 
 
 def test_a_new_imgsz_adds_a_tree_and_keeps_the_old_one(run, tmp_path):
-    """imgsz as a list: one results/{model}/{h}x{w}/ tree per shape; the summary compares them side by side."""
-    import csv
-
+    """imgsz as a list: one results/{model}/{h}x{w}/ tree per shape. Adding a shape plans the new tree's jobs and,
+    in the old tree, only what measures the shape's variants together (benchmark, profile, gallery: the variant
+    list changed) and the summary."""
     wd = copy_of(run, tmp_path)
     cfg = copy.deepcopy(TINY)
     cfg["models"]["demo"]["imgsz"] = [[192, 320], 320]
     cfg.setdefault("evaluation", {})["variants"] = ["openvino-fp32", "openvino-int8"]
-    old = wd / "results/demo/192x320"
-    # everything but what measures the shape's variants together (benchmark, profile, gallery: now two variants)
-    # stays as it was
-    together = ("benchmark", "profile", "gallery")
-    before = {p: p.stat().st_mtime_ns for p in old.rglob("*") if p.is_file() and not p.name.startswith(together)
-              and not p.name.startswith(tuple(f"provenance-{r}" for r in together))}
-    snakemake(wd, "--cores", "2", config=cfg)
-    assert {p: p.stat().st_mtime_ns for p in before} == before
-    assert ir_input_shape(wd / "results/demo/320x320/int8/model.xml") == [1, 3, 320, 320]
-    assert np.load(wd / "results/demo/320x320/calibration/images.npy", mmap_mode="r").shape[2:] == (320, 320)
-    with open(wd / "results/summary.csv") as f:
-        rows = list(csv.DictReader(f))
-    assert [(r["shape"], r["variant"]) for r in rows] == [
-        ("192x320", "openvino-fp32"), ("192x320", "openvino-int8"), ("320x320", "openvino-fp32"), ("320x320", "openvino-int8")]
-    assert planned_jobs(snakemake(wd, "-n", config=cfg)) == {}
+    snakemake(wd, "--cores", "1", "--until", "discover_shape", config=cfg)  # the checkpoint: then the plan is whole
+    shape = json.loads((wd / "results/demo/shape.json").read_text())
+    assert [(s["h"], s["w"]) for s in shape["shapes"]] == [(192, 320), (320, 320)]
+    jobs = planned_job_list(snakemake(wd, "-n", config=cfg))
+    old = sorted(rule for rule, wc in jobs if (wc.get("h"), wc.get("w")) == ("192", "320"))
+    new = sorted(rule for rule, wc in jobs if (wc.get("h"), wc.get("w")) == ("320", "320"))
+    assert old == ["benchmark", "gallery", "profile"], old
+    assert {"export_onnx", "convert", "calibration", "quantize", "validate", "benchmark", "bundle"} <= set(new), new
+    assert new.count("validate") == 2 and new.count("convert") == 2 and "demo_train" not in {r for r, _ in jobs}
 
 
 def test_bad_config_is_one_line_before_any_job(tmp_path):
@@ -313,7 +379,7 @@ def test_bad_config_is_one_line_before_any_job(tmp_path):
     cfg["calibration"]["sise"] = 3
     proc = snakemake(tmp_path, "-n", config=cfg, check=False)
     assert proc.returncode != 0
-    lines = [l for l in (proc.stdout + proc.stderr).splitlines() if "calibration.sise" in l]
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if "calibration.sise" in line]
     assert lines and lines[0].startswith("ERROR: config error: unknown key 'calibration.sise'")
     assert not (tmp_path / "results").exists()
 
@@ -350,4 +416,5 @@ def test_your_own_configfile_runs_only_your_models(run, tmp_path):
     with open(wd / "results/summary.csv") as f:
         rows = list(csv.DictReader(f))
     assert sorted({(r["model"], r["shape"]) for r in rows}) == [("mine", "192x320")]
-    assert f"snakemake --report report.html --configfile {wd / 'config.yaml'}" in proc.stdout + proc.stderr
+    (report,) = [ln for ln in proc.stdout.splitlines() if ln.strip().startswith("HTML report: snakemake --report report.html")]
+    assert report.endswith(f" --configfile {wd / 'config.yaml'}")  # run as typed in test_run_output.py

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import pickletools
-import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -13,16 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+import yolov5  # noqa: E402,F401  (installed by the README's test command; a missing package must fail, not skip)
+from workflow_helpers import guarded_env
+from yolov5_runs import clone_from_pip, make_yolov5_run
 
 from ovyolo.errors import WorkflowError
 from ovyolo.sources.yolov5 import expected_rows
 from ovyolo.sources.yolov5 import export_onnx as export_yolov5_onnx
 from ovyolo.sources.yolov5 import load as load_yolov5
 from ovyolo.sources.yolov5_code import yolov5_code
-from yolov5_runs import make_yolov5_run
-from workflow_helpers import guarded_env
 
-import yolov5  # noqa: E402,F401  (installed by the README's test command; a missing package must fail, not skip)
+pytestmark = pytest.mark.component
 
 NAMES = ["car", "person", "sign"]
 HW = (736, 1280)  # 720x1280 frames at train imgsz 1280, rounded up to stride 32
@@ -34,23 +33,6 @@ def pickled_modules(pt: Path) -> set[str]:
     with zipfile.ZipFile(pt) as z:
         data = z.read(next(n for n in z.namelist() if n.endswith("data.pkl")))
     return {arg.split(" ")[0] for op, arg, _ in pickletools.genops(data) if op.name in ("GLOBAL", "STACK_GLOBAL") and arg}
-
-
-def clone_from_pip(dst: Path) -> Path:
-    """A clone-style YOLOv5 tree: the PyPI package's models/ and utils/ with its 'yolov5.' import prefixes
-    taken out again, i.e. the upstream repository's layout where the code imports itself as models/utils."""
-    import yolov5
-
-    src = Path(yolov5.__file__).parent
-    for sub in ("models", "utils"):
-        shutil.copytree(src / sub, dst / sub, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for py in dst.rglob("*.py"):
-        text = py.read_text()
-        new = re.sub(r"\byolov5\.(models|utils)\b", r"\1", text)
-        if new != text:
-            py.write_text(new)
-    shutil.copytree(src / "data" / "hyps", dst / "data" / "hyps")
-    return dst
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +162,8 @@ def test_bad_repo_paths_and_untrusted_files_are_refused(y5, tmp_path):
 SUBPROCESS = r"""
 import json, sys
 from pathlib import Path
-import ovyolo
+from ovyolo import offline
+offline.prepare()
 from ovyolo.errors import WorkflowError
 from ovyolo.sources.ultralytics import load_checkpoint
 pt, clone, run = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])

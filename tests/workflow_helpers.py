@@ -44,19 +44,23 @@ def snakemake(workdir: Path, *args: str, config: dict | None = None, check: bool
 
 def planned_jobs(proc) -> dict[str, int]:
     """Rule -> job count from a dry run's 'Job stats' table (empty if nothing to do)."""
-    text = proc.stdout + proc.stderr
-    if "Nothing to be done" in text:
-        return {}
-    block = text.split("Job stats:", 1)[1] if "Job stats:" in text else ""
-    jobs = {}
-    for line in block.splitlines()[3:]:
-        m = re.match(r"^(\S+)\s+(\d+)$", line.strip())
-        if not m:
-            if jobs:
-                break
+    from ovyolo.plan import job_counts
+
+    return job_counts(proc.stdout + proc.stderr)
+
+
+def planned_job_list(proc) -> list[tuple[str, dict]]:
+    """Every job of a dry run as (rule, wildcards), from its per-job blocks ("rule x:" ... "wildcards: a=1, b=2")."""
+    jobs, current = [], None
+    for line in (proc.stdout + proc.stderr).splitlines():
+        m = re.match(r"^(?:local)?(?:rule|checkpoint) (\w+):$", line.strip())
+        if m:
+            current = (m.group(1), {})
+            jobs.append(current)
             continue
-        if m.group(1) != "total":
-            jobs[m.group(1)] = int(m.group(2))
+        m = re.match(r"^wildcards: (.*)$", line.strip())
+        if m and current is not None:
+            current[1].update(dict(kv.split("=", 1) for kv in m.group(1).split(", ")))
     return jobs
 
 

@@ -90,3 +90,23 @@ def make_yolov5_run(run_dir: str | Path, *, imgsz: int = 1280, nc: int = 3, name
     yaml_save(run_dir / "hyp.yaml", hyp)
     yaml_save(run_dir / "opt.yaml", opt)
     return run_dir
+
+
+def clone_from_pip(dst: Path) -> Path:
+    """A clone-style YOLOv5 tree: the PyPI package's models/ and utils/ with its 'yolov5.' import prefixes
+    taken out again, i.e. the upstream repository's layout where the code imports itself as models/utils."""
+    import re
+    import shutil
+
+    import yolov5
+
+    src = Path(yolov5.__file__).parent
+    for sub in ("models", "utils"):
+        shutil.copytree(src / sub, dst / sub, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for py in dst.rglob("*.py"):
+        text = py.read_text()
+        new = re.sub(r"\byolov5\.(models|utils)\b", r"\1", text)
+        if new != text:
+            py.write_text(new)
+    shutil.copytree(src / "data" / "hyps", dst / "data" / "hyps")
+    return dst

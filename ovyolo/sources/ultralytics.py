@@ -4,7 +4,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from ovyolo import layouts
 from ovyolo.errors import WorkflowError
+from ovyolo.sources.base import DETECTION_MODELS, REFUSED_HEADS, REFUSED_MODELS, SUPPORTED
 
 OPSET = 17
 
@@ -13,7 +15,7 @@ def load_checkpoint(path: Path, *, trusted: bool):
     """``(model, ckpt)`` through ``ultralytics.nn.tasks.load_checkpoint`` (``torch_safe_load``, which maps the
     renamed modules of older Ultralytics checkpoints); model = ema else model, float32, eval, not fused.
     The checkpoint is a pickle: loaded only with ``trusted``."""
-    from ovyolo.sources import require_trust
+    from ovyolo.sources.base import require_trust
 
     require_trust(path, trusted)
     if not Path(path).is_file():
@@ -53,27 +55,67 @@ def _head(model):
     return head if hasattr(head, "stride") and hasattr(head, "nc") else None
 
 
-def inspect(path: Path, *, trusted: bool):
-    """A :class:`~ovyolo.sources.ModelSource` of an Ultralytics detection checkpoint (names, stride, train args)."""
-    from ovyolo.sources import ModelSource
+def head_branches(head) -> list[str]:
+    """The inference branches a Detect head has: ``end2end`` (the one-to-one branch of YOLOv10 / YOLO26) and/or
+    ``one2many`` (the branch decoded with NMS; fusing an end-to-end model may have removed it)."""
+    out = []
+    if getattr(head, "one2one_cv2", None) is not None:
+        out.append(layouts.END2END)
+    if getattr(head, "cv2", None) is not None:
+        out.append("one2many")
+    return out
+
+
+def refuse_unsupported(path, model_class: str, head_class: str | None = None) -> None:
+    """One line for a model that is not a YOLO detector this workflow measures, naming what is supported."""
+    what = REFUSED_MODELS.get(model_class) or REFUSED_HEADS.get(head_class or "")
+    if what is None and model_class not in DETECTION_MODELS:
+        what = f"a {model_class}, not a detection model"
+    if what:
+        raise WorkflowError(f"{path} holds {what}; supported are {SUPPORTED}")
+
+
+def inspect(path: Path, *, trusted: bool, head: str = "auto"):
+    """A :class:`~ovyolo.sources.ModelSource` of an Ultralytics detection checkpoint (names, stride, train args,
+    head class and branches, the output layout of the branch ``head`` picks)."""
+    from ovyolo.sources.base import ModelSource
 
     model, ckpt = load_checkpoint(path, trusted=trusted)
     module = type(model).__module__
+    if module.startswith("ultralytics"):
+        layers = list(getattr(model, "model", None) or [])
+        refuse_unsupported(path, type(model).__name__, type(layers[-1]).__name__ if layers else None)
     if not module.startswith("ultralytics") or _head(model) is None:
         raise WorkflowError(f"{path} holds a {type(model).__name__} ({module}), not a YOLO detection model")
-    if type(model).__name__ not in ("DetectionModel", "Model"):
-        raise WorkflowError(f"{path} holds a {type(model).__name__}, not a detection model; only detection models are supported")
+    det = _head(model)
     names = model.names
     names = [names[k] for k in sorted(names)] if isinstance(names, dict) else list(names)
     args = ckpt.get("train_args") or {}
     if not isinstance(args, dict):
         args = vars(args) if hasattr(args, "__dict__") else {}
+    branches = head_branches(det)
+    layout = layouts.for_head(head, branches, layouts.ULTRALYTICS, path, type(det).__name__)
     return ModelSource(Path(path), "ultralytics", int(max(model.stride)), names, args,
-                       "checkpoint train_args" if args else "", trusted=trusted)
+                       "checkpoint train_args" if args else "", layout=layout,
+                       layout_from=f"checkpoint head {type(det).__name__} ({', '.join(branches)}), head: {head}",
+                       head_class=type(det).__name__, heads=branches, trusted=trusted)
 
 
-def export_onnx(weights: Path, hw: tuple[int, int], out: Path) -> None:
-    """Export with Ultralytics' own exporter at a rectangular imgsz, without writing beside the user's weights."""
+def select_head(model, layout: str) -> None:
+    """Make a loaded model run the branch of ``layout`` (Ultralytics' own ``end2end`` switch), before fusing."""
+    if hasattr(model, "end2end") and getattr(_head(model), "one2one_cv2", None) is not None:
+        model.end2end = layout == layouts.END2END
+
+
+def export_nms_arg(layout: str):
+    """Ultralytics' ``nms`` export argument for a layout: False exports the end-to-end (one-to-one) branch,
+    None (its default, "external NMS") the one-to-many branch."""
+    return False if layout == layouts.END2END else None
+
+
+def export_onnx(weights: Path, hw: tuple[int, int], out: Path, layout: str = layouts.ULTRALYTICS) -> None:
+    """Export with Ultralytics' own exporter at a rectangular imgsz, without writing beside the user's weights; the
+    head's branch follows ``layout`` (:func:`export_nms_arg`)."""
     from ultralytics import YOLO
 
     from ovyolo.atomic import atomic_dir
@@ -85,7 +127,7 @@ def export_onnx(weights: Path, hw: tuple[int, int], out: Path) -> None:
         shutil.copyfile(weights, local)
         produced = YOLO(str(local)).export(
             format="onnx", imgsz=[int(hw[0]), int(hw[1])], opset=OPSET, simplify=True, dynamic=False, half=False,
-            batch=1, device="cpu", nms=False, verbose=False,
+            batch=1, device="cpu", nms=export_nms_arg(layout), verbose=False,
         )
         check(produced, hw)
         shutil.move(str(produced), out)

@@ -61,7 +61,7 @@ def load(weights: str | Path, *, trusted: bool, repo: str | Path | None = None) 
     path = Path(weights)
     if not path.is_file():
         raise WorkflowError(f"YOLOv5 weights {path} do not exist; fix 'source:' in config.yaml")
-    from ovyolo.sources import require_trust
+    from ovyolo.sources.base import require_trust
 
     require_trust(path, trusted)
     with yolov5_code(repo) as root:
@@ -173,7 +173,7 @@ def export_onnx(weights: str | Path, hw: tuple[int, int], out: str | Path, *, tr
 
 def inspect(path: Path, *, trusted: bool, repo: str | Path | None = None):
     """A :class:`~ovyolo.sources.ModelSource` of an original YOLOv5 checkpoint (loads it with YOLOv5's code)."""
-    from ovyolo.sources import ModelSource
+    from ovyolo.sources.base import ModelSource
 
     got = load(path, trusted=trusted, repo=repo)
     return ModelSource(Path(path), "yolov5", got.stride, got.names, got.train_args,

@@ -24,8 +24,8 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ovyolo.errors import WorkflowError
 

@@ -4,19 +4,20 @@
 rule demo_dataset:
     output:
         f"{DEMO}/dataset/data.yaml",
+    log:
+        f"{LOGS}/_demo/demo_dataset.log",
+    conda:
+        "../../envs/ovyolo.yaml"
+    threads: 1
     params:
         seed=config["demo"]["seed"],
         n_train=config["demo"]["train_images"],
         n_val=config["demo"]["val_images"],
         frame=config["demo"]["frame"],
         classes=config["demo"]["classes"],
-    log:
-        f"{LOGS}/_demo/demo_dataset.log",
-    threads: 1
-    conda:
-        "../../envs/ovyolo.yaml"
+        object_size=config["demo"]["object_size"],
     script:
-        "../scripts/demo_dataset.py"
+        "../scripts/stage.py"
 
 
 rule demo_train:
@@ -26,13 +27,13 @@ rule demo_train:
         weights=f"{DEMO}/run/weights/best.pt",
         args=f"{DEMO}/run/args.yaml",
         results=f"{DEMO}/run/results.csv",
+    log:
+        f"{LOGS}/_demo/demo_train.log",
+    conda:
+        "../../envs/ovyolo.yaml"
+    threads: THREADS
     params:
         train=canon(config["demo"]["train"]),
         seed=config["demo"]["seed"],
-    log:
-        f"{LOGS}/_demo/demo_train.log",
-    threads: THREADS
-    conda:
-        "../../envs/ovyolo.yaml"
     script:
-        "../scripts/demo_train.py"
+        "../scripts/stage.py"

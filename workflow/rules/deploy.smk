@@ -9,18 +9,16 @@ rule bundle:
         meta=f"{RESULTS}/{{model}}/{{h}}x{{w}}/{{bundle}}/metadata.yaml",
     output:
         directory(f"{RESULTS}/{{model}}/{{h}}x{{w}}/bundles/{{bundle}}"),
-    wildcard_constraints:
-        bundle=r"fp32|fp16|int8",
-    params:
-        workflow_dir=workflow.basedir,
     log:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/bundle_{{bundle}}.log",
-    threads: 1
+    wildcard_constraints:
+        # the IR folders the verdict can recommend (ovyolo.variants.BUNDLED_IRS)
+        bundle="|".join(_variants.BUNDLED_IRS),
     conda:
         "../../envs/ovyolo.yaml"
+    threads: 1
     script:
-        "../scripts/bundle.py"
-
+        "../scripts/stage.py"
 
 
 rule gallery:
@@ -28,7 +26,12 @@ rule gallery:
     where the variants disagree most with true f32 first (in the report)."""
     input:
         lambda wc: sorted(
-            {f for v, fs in variant_files(wc).items() if _variants.get(v).precision_hint == "f32" for f in fs.values()}
+            {
+                f
+                for v, fs in variant_files(wc).items()
+                if _variants.get(v).precision_hint == "f32"
+                for f in fs.values()
+            }
         ),
         data=data_yaml,
     output:
@@ -40,16 +43,17 @@ rule gallery:
             labels={"plot": "FP32 vs INT8 detections"},
         ),
         json=f"{RESULTS}/{{model}}/{{h}}x{{w}}/gallery.json",
+    log:
+        f"{LOGS}/{{model}}/{{h}}x{{w}}/gallery.log",
+    conda:
+        "../../envs/ovyolo.yaml"
+    threads: 1
     params:
         irs=lambda wc: {
             v: fs["xml"]
             for v, fs in variant_files(wc).items()
-            if _variants.get(v).is_openvino and _variants.get(v).precision_hint == "f32"
+            if _variants.get(v).is_openvino
+            and _variants.get(v).precision_hint == "f32"
         },
-    log:
-        f"{LOGS}/{{model}}/{{h}}x{{w}}/gallery.log",
-    threads: 1
-    conda:
-        "../../envs/ovyolo.yaml"
     script:
-        "../scripts/gallery.py"
+        "../scripts/stage.py"

@@ -7,17 +7,17 @@ rule identify_source:
         unpack(source_files),
     output:
         f"{RESULTS}/{{model}}/source.json",
+    log:
+        f"{LOGS}/{{model}}/identify_source.log",
+    conda:
+        "../../envs/ovyolo.yaml"
+    threads: 1
     params:
         source=lambda wc: model_source(wc.model),
         # only what changes how the model is loaded: a new imgsz must not re-identify (and re-export) it
         settings=lambda wc: loading_settings(wc.model),
-    log:
-        f"{LOGS}/{{model}}/identify_source.log",
-    threads: 1
-    conda:
-        "../../envs/ovyolo.yaml"
     script:
-        "../scripts/identify_source.py"
+        "../scripts/stage.py"
 
 
 checkpoint discover_shape:
@@ -26,12 +26,12 @@ checkpoint discover_shape:
         data=data_yaml,
     output:
         f"{RESULTS}/{{model}}/shape.json",
-    params:
-        settings=lambda wc: model_cfg(wc.model),
     log:
         f"{LOGS}/{{model}}/discover_shape.log",
-    threads: 1
     conda:
         "../../envs/ovyolo.yaml"
+    threads: 1
+    params:
+        settings=lambda wc: model_cfg(wc.model),
     script:
-        "../scripts/discover_shape.py"
+        "../scripts/stage.py"

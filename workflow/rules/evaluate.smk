@@ -5,16 +5,18 @@ rule ultralytics_int8:
     input:
         unpack(source_files),
         data=data_yaml,
+        # the head branch (end-to-end or one-to-many) identify_source decided, so that both INT8s run the same one
+        source=f"{RESULTS}/{{model}}/source.json",
     output:
         xml=f"{RESULTS}/{{model}}/{{h}}x{{w}}/ultralytics-int8/model.xml",
         bin=f"{RESULTS}/{{model}}/{{h}}x{{w}}/ultralytics-int8/model.bin",
     log:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/ultralytics_int8.log",
-    threads: THREADS
     conda:
         "../../envs/ovyolo.yaml"
+    threads: THREADS
     script:
-        "../scripts/ultralytics_int8.py"
+        "../scripts/stage.py"
 
 
 rule validate:
@@ -27,16 +29,18 @@ rule validate:
         metrics=f"{RESULTS}/{{model}}/{{h}}x{{w}}/{{variant}}/metrics.json",
         outputs=f"{RESULTS}/{{model}}/{{h}}x{{w}}/{{variant}}/outputs.npy",
         matches=f"{RESULTS}/{{model}}/{{h}}x{{w}}/{{variant}}/matches.npz",
+    log:
+        f"{LOGS}/{{model}}/{{h}}x{{w}}/validate_{{variant}}.log",
+    conda:
+        "../../envs/ovyolo.yaml"
+    threads: THREADS
     params:
         conf=config["evaluation"]["conf"],
         iou=config["evaluation"]["iou"],
-    log:
-        f"{LOGS}/{{model}}/{{h}}x{{w}}/validate_{{variant}}.log",
-    threads: THREADS
-    conda:
-        "../../envs/ovyolo.yaml"
+        # only an @bf16 variant depends on it (its node decides whether it can measure it)
+        bf16=lambda wc: bf16_setting([wc.variant]),
     script:
-        "../scripts/validate.py"
+        "../scripts/stage.py"
 
 
 rule benchmark:
@@ -46,19 +50,20 @@ rule benchmark:
         data=data_yaml,
     output:
         f"{RESULTS}/{{model}}/{{h}}x{{w}}/benchmark.json",
-    params:
-        settings=canon(config["benchmark"]),
-        variant_files=variant_files,
     log:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/benchmark.log",
+    conda:
+        "../../envs/ovyolo.yaml"
     threads: THREADS
     resources:
         # the default profile sets bench=100 in all and 1 per other job: a benchmark runs alone
         bench=100,
-    conda:
-        "../../envs/ovyolo.yaml"
+    params:
+        settings=canon(config["benchmark"]),
+        variant_files=variant_files,
+        bf16=lambda wc: bf16_setting(variants_of(wc.model)),
     script:
-        "../scripts/benchmark.py"
+        "../scripts/stage.py"
 
 
 rule summarize:
@@ -69,6 +74,8 @@ rule summarize:
         shapes=lambda wc: discoveries(),
         calibrations=lambda wc: per_shape("calibration/manifest.json"),
         profiles=lambda wc: per_shape("profile.json"),
+        # the verdict names the recommended variant's bundle: every one it can recommend exists first
+        bundles=lambda wc: shipped_bundles(),
     output:
         csv=report(
             f"{RESULTS}/summary.csv",
@@ -120,24 +127,31 @@ rule summarize:
             category="3. Comparison plots",
             labels={"plot": "where the time goes"},
         ),
-    params:
-        evaluation=canon(config["evaluation"]),
-        left_out=LEFT_OUT_VARIANTS,
     log:
         f"{LOGS}/summarize.log",
-    threads: 1
     conda:
         "../../envs/ovyolo.yaml"
+    threads: 1
+    params:
+        evaluation=canon(config["evaluation"]),
     script:
-        "../scripts/summarize.py"
+        "../scripts/stage.py"
 
 
 rule profile:
     """Where the time goes: OpenVINO per-op performance counters of every OpenVINO variant of one model x shape,
-    summed by op category (int8/float convolutions, head, activations, Concat, Reorder, ...)."""
+    summed by op category (int8/float convolutions, head, activations, Concat, Reorder, ...).
+    """
     input:
         # the IRs of the shape's OpenVINO variants (from the registry), each once
-        lambda wc: sorted({f for v, fs in variant_files(wc).items() if _variants.get(v).is_openvino for f in fs.values()}),
+        lambda wc: sorted(
+            {
+                f
+                for v, fs in variant_files(wc).items()
+                if _variants.get(v).is_openvino
+                for f in fs.values()
+            }
+        ),
         data=data_yaml,
     output:
         json=f"{RESULTS}/{{model}}/{{h}}x{{w}}/profile.json",
@@ -148,18 +162,23 @@ rule profile:
             subcategory="{model} @ {h}x{w}",
             labels={"plot": "per-op-category time"},
         ),
-    params:
-        variant_files=lambda wc: {v: fs for v, fs in variant_files(wc).items() if _variants.get(v).is_openvino},
-        iterations=config["profile"]["iterations"],
-        rounds=config["profile"]["rounds"],
-        images=config["profile"]["images"],
     log:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/profile.log",
+    conda:
+        "../../envs/ovyolo.yaml"
     threads: THREADS
     resources:
         # like the benchmark: the profile runs alone (the default profile gives every other job bench=1)
         bench=100,
-    conda:
-        "../../envs/ovyolo.yaml"
+    params:
+        variant_files=lambda wc: {
+            v: fs
+            for v, fs in variant_files(wc).items()
+            if _variants.get(v).is_openvino
+        },
+        iterations=config["profile"]["iterations"],
+        rounds=config["profile"]["rounds"],
+        images=config["profile"]["images"],
+        bf16=lambda wc: bf16_setting(variants_of(wc.model)),
     script:
-        "../scripts/profile.py"
+        "../scripts/stage.py"

@@ -9,11 +9,11 @@ rule export_onnx:
         f"{RESULTS}/{{model}}/{{h}}x{{w}}/model.onnx",
     log:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/export_onnx.log",
-    threads: THREADS
     conda:
         "../../envs/ovyolo.yaml"
+    threads: THREADS
     script:
-        "../scripts/export_onnx.py"
+        "../scripts/stage.py"
 
 
 rule convert:
@@ -25,8 +25,8 @@ rule convert:
         meta=f"{RESULTS}/{{model}}/{{h}}x{{w}}/{{precision}}/metadata.yaml",
     log:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/convert_{{precision}}.log",
-    threads: 1
     conda:
         "../../envs/ovyolo.yaml"
+    threads: 1
     script:
-        "../scripts/convert.py"
+        "../scripts/stage.py"

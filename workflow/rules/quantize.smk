@@ -7,17 +7,21 @@ rule calibration:
     output:
         images=f"{RESULTS}/{{model}}/{{h}}x{{w}}/calibration/images.npy",
         manifest=f"{RESULTS}/{{model}}/{{h}}x{{w}}/calibration/manifest.json",
+    log:
+        f"{LOGS}/{{model}}/{{h}}x{{w}}/calibration.log",
+    conda:
+        "../../envs/ovyolo.yaml"
+    threads: 1
     params:
         size=config["calibration"]["size"],
         seed=config["calibration"]["seed"],
-        reserve=config["quantization"]["ac_tuning_images"] if config["quantization"].get("max_drop") is not None else 0,
-    log:
-        f"{LOGS}/{{model}}/{{h}}x{{w}}/calibration.log",
-    threads: 1
-    conda:
-        "../../envs/ovyolo.yaml"
+        reserve=(
+            config["quantization"]["ac_tuning_images"]
+            if config["quantization"].get("max_drop") is not None
+            else 0
+        ),
     script:
-        "../scripts/calibration.py"
+        "../scripts/stage.py"
 
 
 rule quantize:
@@ -30,16 +34,19 @@ rule quantize:
         xml=f"{RESULTS}/{{model}}/{{h}}x{{w}}/int8/model.xml",
         bin=f"{RESULTS}/{{model}}/{{h}}x{{w}}/int8/model.bin",
         meta=f"{RESULTS}/{{model}}/{{h}}x{{w}}/int8/metadata.yaml",
-    params:
-        # only the recipe: accuracy-control settings (max_drop, ac_*) must not re-quantize the plain INT8
-        quantization={k: config["quantization"][k] for k in ("fast_bias_correction", "keep_head_float", "preset")},
     log:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/quantize.log",
-    threads: THREADS
     conda:
         "../../envs/ovyolo.yaml"
+    threads: THREADS
+    params:
+        # only the recipe: accuracy-control settings (max_drop, ac_*) must not re-quantize the plain INT8
+        quantization={
+            k: config["quantization"][k]
+            for k in ("fast_bias_correction", "keep_head_float", "preset")
+        },
     script:
-        "../scripts/quantize.py"
+        "../scripts/stage.py"
 
 
 rule quantize_ac:
@@ -55,14 +62,14 @@ rule quantize_ac:
         bin=f"{RESULTS}/{{model}}/{{h}}x{{w}}/int8-ac/model.bin",
         meta=f"{RESULTS}/{{model}}/{{h}}x{{w}}/int8-ac/metadata.yaml",
         report=f"{RESULTS}/{{model}}/{{h}}x{{w}}/int8-ac/accuracy_control.json",
+    log:
+        f"{LOGS}/{{model}}/{{h}}x{{w}}/quantize_ac.log",
+    conda:
+        "../../envs/ovyolo.yaml"
+    threads: THREADS
     params:
         quantization=canon(config["quantization"]),
         conf=config["evaluation"]["conf"],
         iou=config["evaluation"]["iou"],
-    log:
-        f"{LOGS}/{{model}}/{{h}}x{{w}}/quantize_ac.log",
-    threads: THREADS
-    conda:
-        "../../envs/ovyolo.yaml"
     script:
-        "../scripts/quantize_ac.py"
+        "../scripts/stage.py"

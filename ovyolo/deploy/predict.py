@@ -1,0 +1,193 @@
+"""Run a bundle or IR on images: ``python -m ovyolo predict <bundle-or-IR> <image|folder> --out DIR [--conf --iou]``.
+
+The IR describes itself (``rt_info/model_info``: labels, imgsz, output layout, thresholds; :mod:`ovyolo.ir`),
+with metadata.yaml beside it as a fall-back for IRs written before that. Images are letterboxed to the IR's input
+shape with :mod:`ovyolo.data.letterbox` and decoded with :func:`ovyolo.measure.evaluate.nms` -- the same code validation uses --
+with the predictor's single best class per box (an end-to-end model's rows are only filtered by score, no NMS, as
+Ultralytics' predictor does). Writes ``DIR/<image name>`` with boxes drawn and
+``DIR/detections.json`` (boxes in original-image pixels, xyxy).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ovyolo.errors import WorkflowError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+@dataclass
+class Detector:
+    xml: Path
+    hw: tuple[int, int]
+    names: list[str]
+    layout: str
+    conf: float
+    iou: float
+    properties: dict = field(default_factory=dict)
+    _request: object = None
+
+    def raw(self, tensor: np.ndarray) -> np.ndarray:
+        self._request.infer({0: tensor}, share_inputs=True)
+        return self._request.get_output_tensor(0).data.copy()
+
+    def detect(self, image_rgb: np.ndarray, conf: float | None = None, iou: float | None = None) -> np.ndarray:
+        """(M, 6) ``x1, y1, x2, y2, score, cls`` in the original image's pixels."""
+        from ovyolo.data.letterbox import letterbox, to_tensor
+        from ovyolo.measure.evaluate import nms
+
+        canvas, geo = letterbox(image_rgb, self.hw)
+        det = nms(self.raw(to_tensor(canvas)), self.layout, len(self.names),
+                  conf=self.conf if conf is None else conf, iou=self.iou if iou is None else iou, multi_label=False)
+        det[:, :4] = geo.boxes_to_source(det[:, :4])
+        return det
+
+
+def output_layout(info: dict, meta: dict, out_shape, nc: int, where) -> str:
+    """The output layout an IR declares (its ``model_info``, our metadata.yaml ``layout``, or Ultralytics'
+    metadata.yaml ``end2end``/``args.nms``), checked against its output shape; guessed from the shape only when
+    nothing declares it."""
+    from ovyolo import layouts
+
+    declared, by = info.get("output_layout"), "rt_info model_info/output_layout"
+    if not declared and meta.get("layout"):
+        declared, by = meta["layout"], "metadata.yaml layout"
+    if not declared:
+        declared, by = layouts.from_ultralytics_metadata(meta), "Ultralytics metadata.yaml end2end"
+    if declared:
+        layouts.check_name(declared)
+        layouts.check_shape(declared, out_shape, nc, where, by)
+        return declared
+    found = layouts.guess(out_shape, nc)
+    if found is None:
+        raise WorkflowError(f"{where}: cannot tell the output layout of shape {list(out_shape)} for {nc} classes, and "
+                            "nothing beside it declares one")
+    return found
+
+
+def load(path: str | Path, *, threads: int | None = None, precision_hint: str = "f32",
+         conf: float | None = None, iou: float | None = None) -> Detector:
+    """Compile a bundle / IR folder / .xml on CPU (``INFERENCE_PRECISION_HINT`` f32 by default: true FP32)."""
+    import os
+
+    import openvino as ov
+    import yaml
+
+    from ovyolo.deploy.bundle import find_ir
+    from ovyolo.ir import PREDICT_CONF, PREDICT_IOU, model_input_shape, read_model_info
+    from ovyolo.measure.runtimes import DEVICE, openvino_config, openvino_properties
+
+    xml = find_ir(path)
+    core = ov.Core()
+    model = core.read_model(str(xml))
+    dims = model_input_shape(model, xml)
+    if len(dims) != 4 or dims[0] != 1 or dims[1] != 3 or min(dims) <= 0:
+        raise WorkflowError(f"{xml}: input is {dims}; predict runs static 1 x 3 x h x w IRs")
+    info = read_model_info(model)
+    meta_path = xml.parent / "metadata.yaml"
+    meta = (yaml.safe_load(meta_path.read_text()) or {}) if meta_path.is_file() else {}
+    names = info.get("labels")
+    if not names and meta.get("names") is not None:
+        m = meta["names"]
+        names = [str(m[k]) for k in sorted(m, key=int)] if isinstance(m, dict) else [str(v) for v in m]
+    if not names:
+        raise WorkflowError(f"{xml} names no classes (no rt_info model_info/labels, no metadata.yaml names)")
+    out_shape = [d.get_length() for d in model.outputs[0].get_partial_shape()]
+    layout = output_layout(info, meta, out_shape, len(names), xml)
+    threads = int(threads or os.environ.get("OVYOLO_THREADS") or os.cpu_count() or 1)
+    compiled = core.compile_model(model, DEVICE, openvino_config(threads, precision_hint, "LATENCY"))
+    det = Detector(xml, (dims[2], dims[3]), list(names), layout,
+                   float(conf if conf is not None else info.get("confidence_threshold", PREDICT_CONF)),
+                   float(iou if iou is not None else info.get("iou_threshold", PREDICT_IOU)),
+                   {"requested_precision_hint": precision_hint, **openvino_properties(compiled)})
+    det._request = compiled.create_infer_request()
+    return det
+
+
+def list_images(source: str | Path) -> list[Path]:
+    source = Path(source)
+    if source.is_file():
+        return [source]
+    if source.is_dir():
+        return sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    raise WorkflowError(f"{source}: no such image or folder")
+
+
+def draw(image_rgb: np.ndarray, det: np.ndarray, names: list[str]) -> np.ndarray:
+    """The image (BGR, for cv2.imwrite) with boxes and 'label score' drawn."""
+    import cv2
+
+    out = np.ascontiguousarray(image_rgb[..., ::-1])
+    for x1, y1, x2, y2, score, cls in det:
+        c = int(cls)
+        color = tuple(int(v) for v in np.random.default_rng(c).integers(64, 256, 3))
+        p1, p2 = (int(round(x1)), int(round(y1))), (int(round(x2)), int(round(y2)))
+        cv2.rectangle(out, p1, p2, color, 2)
+        cv2.putText(out, f"{names[c] if c < len(names) else c} {score:.2f}", (p1[0], max(p1[1] - 4, 10)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, color, 1, cv2.LINE_AA)
+    return out
+
+
+def predict(model: str | Path, source: str | Path, out_dir: str | Path, *, conf: float | None = None,
+            iou: float | None = None, threads: int | None = None, precision_hint: str = "f32") -> dict:
+    """Detect on every image of ``source``; write drawn images and ``detections.json`` into ``out_dir``."""
+    import cv2
+
+    from ovyolo.data.letterbox import read_rgb
+
+    images = list_images(source)
+    if not images:
+        raise WorkflowError(f"{source}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    det = load(model, threads=threads, precision_hint=precision_hint, conf=conf, iou=iou)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    records = []
+    for i, path in enumerate(images):
+        rgb = read_rgb(path)
+        boxes = det.detect(rgb)
+        name = path.name if sum(p.name == path.name for p in images) == 1 else f"{i:05d}_{path.name}"
+        cv2.imwrite(str(out_dir / name), draw(rgb, boxes, det.names))
+        records.append({
+            "image": str(path), "output": name, "height": int(rgb.shape[0]), "width": int(rgb.shape[1]),
+            "detections": [{"box": [round(float(v), 2) for v in b[:4]], "score": round(float(b[4]), 5),
+                            "class": int(b[5]), "label": det.names[int(b[5])]} for b in boxes],
+        })
+    result = {"model": str(det.xml), "imgsz": list(det.hw), "output_layout": det.layout, "names": det.names,
+              "conf": det.conf, "iou": det.iou, "runtime": det.properties, "images": records}
+    (out_dir / "detections.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ovyolo import offline
+
+    offline.prepare()  # before OpenVINO is imported: telemetry opt-outs
+
+    ap = argparse.ArgumentParser(prog="python -m ovyolo predict", description=__doc__.splitlines()[0])
+    ap.add_argument("model", help="bundle folder, *_openvino_model folder, IR folder or model.xml")
+    ap.add_argument("source", help="an image or a folder of images")
+    ap.add_argument("--out", required=True, help="folder for drawn images and detections.json")
+    ap.add_argument("--conf", type=float, default=None, help="score threshold (default: the IR's, else 0.25)")
+    ap.add_argument("--iou", type=float, default=None, help="NMS IoU threshold (default: the IR's, else 0.7)")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--precision-hint", default="f32", help="OpenVINO INFERENCE_PRECISION_HINT (default f32)")
+    args = ap.parse_args(argv)
+    try:
+        res = predict(args.model, args.source, args.out, conf=args.conf, iou=args.iou, threads=args.threads,
+                      precision_hint=args.precision_hint)
+    except WorkflowError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 1
+    n = sum(len(r["detections"]) for r in res["images"])
+    print(f"{len(res['images'])} images, {n} detections at {res['imgsz'][0]}x{res['imgsz'][1]} -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""The comparison plots of the summary (results/plots/*.png): one panel per model x shape, two per row."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ovyolo import variants
+from ovyolo.measure.ci import median_ci
+from ovyolo.measure.profile import LABELS
+
+
+def pareto(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the points not dominated by another (lower latency and higher accuracy is better)."""
+    keep = []
+    for i, (lat, acc) in enumerate(points):
+        dominated = any((l2 <= lat and a2 >= acc) and (l2 < lat or a2 > acc) for j, (l2, a2) in enumerate(points) if j != i)
+        if not dominated:
+            keep.append(i)
+    return sorted(keep, key=lambda i: points[i][0])
+
+
+def _groups(table):
+    keys = list(dict.fromkeys((r["model"], r["shape"]) for r in table))
+    return [(k, [r for r in table if (r["model"], r["shape"]) == k]) for k in keys]
+
+
+COLS = 2  # panels per row: many models x shapes wrap into rows instead of one endless strip
+
+
+def _figure(n: int, title: str, width: float = 6.4, height: float = 4.8):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = min(COLS, max(1, n))
+    rows = (max(1, n) + cols - 1) // cols
+    import textwrap
+
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    fig.suptitle(textwrap.fill(title, width=int(9 * width * cols)))  # ~9 title characters per inch: never cut off
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def _save(fig, path):
+    from ovyolo.atomic import atomic_file
+
+    fig.tight_layout()
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def _err(value, low, high):
+    """Asymmetric error bar lengths (0 where a bound is unknown)."""
+    if value is None:
+        return [0.0, 0.0]
+    return [max(0.0, value - low) if low is not None else 0.0, max(0.0, high - value) if high is not None else 0.0]
+
+
+def _latency_ci(row) -> tuple[float | None, float | None]:
+    rm = row.get("round_medians_ms")
+    if not rm:
+        return None, None
+    ci = median_ci(rm)
+    return ci["low"], ci["high"]
+
+
+def plot_all(table: list[dict], out_dir: str | Path) -> dict[str, Path]:
+    """latency_vs_map.png, speedup.png, rounds.png, size.png, map.png: one panel per model x shape, two per row."""
+    import numpy as np
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    groups = _groups(table)
+    paths = {}
+    title = lambda model, shape: f"{model} @ {shape} (h x w)"  # noqa: E731
+
+    fig, axes = _figure(len(groups), "Latency vs accuracy: p50 with the CI of its round medians; mAP50-95 with its bootstrap CI")
+    markers = "osD^vP*Xh<>"
+    for ax, ((model, shape), rs) in zip(axes, groups):
+        pts = []
+        for i, r in enumerate(rs):
+            x, y = r["latency_p50_ms"], r["mAP50_95"]
+            if x is None:
+                continue
+            lo, hi = _latency_ci(r)
+            # one marker and colour per variant, named in the legend: labels on the points would overlap where
+            # variants tie (fp32, fp16 and onnxruntime score alike)
+            ax.errorbar(x, y, xerr=np.array(_err(x, lo, hi))[:, None],
+                        yerr=np.array(_err(y, r["mAP50_95_ci_low"], r["mAP50_95_ci_high"]))[:, None],
+                        fmt=markers[i % len(markers)], capsize=3, ms=6, label=r["variant"])
+            pts.append((x, y))
+        front = pareto(pts)
+        if len(front) >= 2:
+            ax.plot([pts[i][0] for i in front], [pts[i][1] for i in front], "--", color="grey", label="Pareto front")
+        ax.set_xscale("log")  # torch can be 10x slower than INT8: a linear axis would squash the rest
+        ax.legend(fontsize=7, loc="best")
+        ax.set(title=title(model, shape), xlabel="latency p50 [ms], log scale (lower is better)", ylabel="mAP50-95 (val)")
+        ax.grid(alpha=0.3, which="both")
+    paths["latency_vs_map"] = out_dir / "latency_vs_map.png"
+    _save(fig, paths["latency_vs_map"])
+
+    fig, axes = _figure(len(groups), "Speed-up over true-f32 OpenVINO: median of per-round ratios, whiskers = CI")
+    for ax, ((model, shape), rs) in zip(axes, groups):
+        rs = [r for r in rs if r["speedup_vs_fp32"] is not None]
+        x = np.arange(len(rs))
+        vals = [r["speedup_vs_fp32"] for r in rs]
+        err = np.array([_err(r["speedup_vs_fp32"], r["speedup_ci_low"], r["speedup_ci_high"]) for r in rs]).T.reshape(2, -1)
+        ax.bar(x, vals, yerr=err, capsize=4, color="tab:blue")
+        for xi, r in zip(x, rs):  # the value just above its whisker
+            top = r["speedup_ci_high"] if r["speedup_ci_high"] is not None else r["speedup_vs_fp32"]
+            ax.text(xi, top, f"{r['speedup_vs_fp32']:.2f}x", ha="center", va="bottom", fontsize=8)
+        ax.margins(y=0.12)
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.set_xticks(x, [r["variant"] for r in rs], rotation=30, ha="right")
+        ax.set(title=title(model, shape), ylabel="speed-up vs openvino-fp32 (f32)")
+    paths["speedup"] = out_dir / "speedup.png"
+    _save(fig, paths["speedup"])
+
+    fig, axes = _figure(len(groups), "Latency round by round (each point: one round's median, interleaved)")
+    for ax, ((model, shape), rs) in zip(axes, groups):
+        rs = [r for r in rs if r.get("round_medians_ms")]
+        data = [r["round_medians_ms"] for r in rs]
+        if data:
+            ax.boxplot(data, showfliers=False)
+            for i, d in enumerate(data, start=1):
+                ax.scatter(np.full(len(d), i) + np.linspace(-0.12, 0.12, len(d)), d, s=10, color="tab:orange", zorder=3)
+            ax.set_xticks(np.arange(1, len(rs) + 1), [r["variant"] for r in rs], rotation=30, ha="right")
+        ax.set_yscale("log")  # variants differ by 10x and more; the spread within each is what matters
+        ax.set(title=title(model, shape), ylabel="round median latency [ms], log scale")
+        ax.grid(alpha=0.3, axis="y", which="both")
+    paths["rounds"] = out_dir / "rounds.png"
+    _save(fig, paths["rounds"])
+
+    fig, axes = _figure(len(groups), "Model size on disk")
+    for ax, ((model, shape), rs) in zip(axes, groups):
+        bars = ax.bar([r["variant"] for r in rs], [r["file_size_mb"] or 0 for r in rs], color="tab:blue")
+        ax.bar_label(bars, fmt="%.1f", fontsize=8)
+        ax.set(title=title(model, shape), ylabel="model file size [MiB]")
+        ax.tick_params(axis="x", rotation=30)
+    paths["size"] = out_dir / "size.png"
+    _save(fig, paths["size"])
+
+    fig, axes = _figure(len(groups), "Accuracy per variant (val split at the deploy shape); whiskers = bootstrap CI of mAP50-95")
+    for ax, ((model, shape), rs) in zip(axes, groups):
+        x = np.arange(len(rs))
+        ax.bar(x - 0.2, [r["mAP50"] for r in rs], 0.4, label="mAP50", color="tab:green")
+        err = np.array([_err(r["mAP50_95"], r["mAP50_95_ci_low"], r["mAP50_95_ci_high"]) for r in rs]).T.reshape(2, -1)
+        ax.bar(x + 0.2, [r["mAP50_95"] for r in rs], 0.4, yerr=err, capsize=3, label="mAP50-95", color="tab:blue")
+        ax.set_xticks(x, [r["variant"] for r in rs], rotation=30, ha="right")
+        ax.set(title=title(model, shape), ylabel="mAP", ylim=(0, 1.25), yticks=np.linspace(0, 1, 6))
+        ax.legend(loc="upper center", ncol=2, fontsize=8)  # above the bars: the axis reaches 1.25
+    paths["map"] = out_dir / "map.png"
+    _save(fig, paths["map"])
+    return paths
+
+
+
+def plot_profiles(profiles: list, path) -> Path:
+    """Stacked bars per OpenVINO variant (ms per inference by op category), one panel per profile (a profile.json
+    path or its dict): plots/profile.png of the summary and each shape's own profile.png."""
+    import numpy as np
+
+    profs = [p if isinstance(p, dict) else json.loads(Path(p).read_text()) for p in profiles]
+    fig, axes = _figure(len(profs), "Where the time goes: OpenVINO per-op counters by category (labels: share)")
+    import matplotlib.pyplot as plt
+
+    colors = plt.get_cmap("tab10")
+    for ax, prof in zip(axes, profs):
+        names = sorted(prof["variants"], key=variants.rank)
+        cats = prof["categories"]
+        bottom = np.zeros(len(names))
+        for i, c in enumerate(cats):
+            vals = np.array([prof["variants"][n]["categories"][c]["ms"] for n in names])
+            if not vals.any():
+                continue
+            ax.bar(names, vals, bottom=bottom, label=LABELS.get(c, c), color=colors(i % 10))
+            for x, n in enumerate(names):
+                share = prof["variants"][n]["categories"][c]["share"]
+                if share >= 0.08:
+                    ax.text(x, bottom[x] + vals[x] / 2, f"{100 * share:.0f}%", ha="center", va="center", fontsize=7)
+            bottom += vals
+        ax.set(title=f"{prof.get('model', '')} @ {prof['hw'][0]}x{prof['hw'][1]} (h x w)",
+               ylabel="ms per inference (sum of counters)")
+        ax.tick_params(axis="x", rotation=30)
+        # room above the tallest bar for the legend (3 columns), so that it never hides a bar
+        ax.set_ylim(0, max(float(bottom.max()), 1e-6) * 1.45)
+        ax.legend(fontsize=6, loc="upper center", ncol=3)
+    path = Path(path)
+    _save(fig, path)
+    return path

@@ -1,0 +1,285 @@
+"""The verdict: which variant to deploy, per model and shape (:func:`verdict`), and its text (Markdown, JSON and the
+report's first page, :func:`write_verdict`), with the lines on where the time goes from the profiles."""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from ovyolo import variants
+from ovyolo.measure.profile import LABELS, compare_layers
+from ovyolo.shapes import hw_name
+
+
+def _fmt_speed(s: dict) -> str:
+    return f"{s['ratio']:.2f}x [{s['ci'][0]:.2f}, {s['ci'][1]:.2f}]"
+
+
+def _fmt_drop(d: dict) -> str:
+    return f"{d['mAP50_95']:.3f} [{d['ci'][0]:.3f}, {d['ci'][1]:.3f}]"
+
+
+DROP_DECIMALS = 3  # drops are compared at the resolution they are reported in (0.001 mAP50-95)
+
+
+def _drop_key(row: dict) -> float:
+    """A row's drop point estimate as compared in a tie-break: rounded to :data:`DROP_DECIMALS`, so that two drops
+    printed alike (-0.027 vs -0.027) count as the same and the higher median speed-up decides."""
+    return round(float(row["drop"]["mAP50_95"]), DROP_DECIMALS)
+
+
+def verdict(rows: Sequence[dict], max_drop: float, baseline: str = variants.BASELINE,
+            comparison_only: Sequence[str] = ()) -> dict:
+    """Which variant to use: the fastest one whose accuracy loss is credibly within budget, if it is measurably faster.
+
+    ``rows``: one per candidate variant, ``{"variant": id, "label": text, "speedup": {"ratio": r, "ci": [lo, hi]},
+    "drop": {"mAP50_95": d, "ci": [lo, hi]}}``; speed-up and drop are relative to ``baseline`` (a row for the
+    baseline itself is optional and ignored). Rules, in order:
+
+    0. Variants in ``comparison_only`` (those the workflow ships no bundle of: torch, onnxruntime, Ultralytics' own
+       INT8, :func:`ovyolo.variants.comparison_only`) are measured and explained but never recommended: the
+       recommendation is always a file the workflow ships. Their lines say how they compare with the winner.
+    1. Acceptable: the drop CI's upper bound <= ``max_drop`` (so a variant that is probably fine but too
+       uncertain is rejected: the budget must hold at the CI, not just at the point estimate).
+    2. Measurably faster: speed-up CI lower bound > 1. A speed-up CI containing 1.0 is "no measurable
+       difference in speed" and never a win; a CI entirely below 1 is "slower than the baseline".
+    3. If no acceptable variant is measurably faster, the verdict recommends the baseline (there is no
+       measurable speed gain to pay for any accuracy risk).
+    4. Otherwise, among the acceptable, measurably faster variants keep those that are not measurably slower
+       than any other of them (variant y is measurably faster than x when y's speed-up CI lies entirely above
+       x's); among the kept ones, which are "not distinguishable in speed", the one with the smallest drop
+       point estimate (at the reported 0.001 resolution) wins (ties: higher median speed-up). Disjoint CIs are a
+       conservative test (disjoint 95 % CIs imply a real difference; overlap means we do not claim one), so the
+       verdict only gives up accuracy for speed when the speed difference is measurable.
+
+    Accuracy wording: a drop CI containing 0 is described as "no measurable difference" in mAP50-95.
+
+    Returns ``{"winner": variant, "label": label, "is_baseline": bool, "speedup": {...} | None,
+    "drop": {...} | None, "baseline": baseline, "max_drop": max_drop,
+    "rows": [{"variant", "label", "status": "winner" | "lost" | "comparison", "acceptable": bool, "faster": bool,
+    "reason": text}], "text": "a few human lines"}``.
+    """
+    cands = [r for r in rows if r["variant"] != baseline]
+    info = []
+    for r in cands:
+        sp, dr = r["speedup"], r["drop"]
+        acceptable = dr["ci"][1] <= max_drop
+        faster = sp["ci"][0] > 1.0
+        info.append({"row": r, "acceptable": acceptable, "faster": faster,
+                     "speed_none": sp["ci"][0] <= 1.0 <= sp["ci"][1],
+                     "drop_none": dr["ci"][0] <= 0.0 <= dr["ci"][1]})
+    pool = [x for x in info if x["acceptable"] and x["faster"] and x["row"]["variant"] not in comparison_only]
+    winner = None
+    def beats(y, x):  # y measurably faster than x: disjoint speed-up CIs
+        return y["row"]["speedup"]["ci"][0] > x["row"]["speedup"]["ci"][1]
+
+    top = [x for x in pool if not any(beats(y, x) for y in pool)]  # not measurably slower than any
+    if top:
+        winner = min(top, key=lambda x: (_drop_key(x["row"]), -x["row"]["speedup"]["ratio"]))
+
+    def acc_words(x):
+        d = x["row"]["drop"]
+        tail = "no measurable difference" if x["drop_none"] else (
+            "measurably better" if d["ci"][1] < 0 else "measurable drop")
+        return f"mAP50-95 drop {_fmt_drop(d)} ({tail})"
+
+    out_rows = []
+    for x in info:
+        r = x["row"]
+        sp = r["speedup"]
+        if x is winner:
+            reason = f"fastest within budget: speed-up {_fmt_speed(sp)}; {acc_words(x)}"
+        elif r["variant"] in comparison_only and x["acceptable"] and x["faster"]:
+            w = winner["row"]["variant"] if winner else baseline
+            rel = ("measurably faster than" if winner is None or beats(x, winner) else
+                   "measurably slower than" if beats(winner, x) else "no measurable difference in speed from")
+            reason = (f"measured for comparison, not recommended (the workflow ships no bundle of it): speed-up "
+                      f"{_fmt_speed(sp)}, {acc_words(x)}; {rel} the recommended {w}")
+        elif not x["acceptable"]:
+            d = r["drop"]
+            if d["mAP50_95"] > max_drop:
+                reason = f"mAP50-95 drop {_fmt_drop(d)} exceeds the budget {max_drop:g}"
+            else:
+                reason = (f"mAP50-95 drop {_fmt_drop(d)}: the CI's upper bound exceeds the budget {max_drop:g} "
+                          f"(not shown to be within budget)")
+        elif x["speed_none"]:
+            reason = f"no measurable difference in speed from {baseline}: speed-up {_fmt_speed(sp)}"
+        elif not x["faster"]:
+            reason = f"slower than {baseline}: speed-up {_fmt_speed(sp)}"
+        elif beats(winner, x) or x not in top:
+            by = winner if beats(winner, x) else max((y for y in pool if beats(y, x)),
+                                                      key=lambda y: y["row"]["speedup"]["ratio"])
+            reason = f"slower: speed-up {_fmt_speed(sp)} vs {_fmt_speed(by['row']['speedup'])} ({by['row']['variant']})"
+        else:
+            w = winner["row"]
+            if _drop_key(w) < _drop_key(r):
+                why = f"{w['variant']} has the smaller mAP50-95 drop ({_fmt_drop(w['drop'])} vs {_fmt_drop(r['drop'])})"
+            else:
+                why = f"the same mAP50-95 drop ({_fmt_drop(r['drop'])}); {w['variant']} has the higher median speed-up"
+            reason = (f"no measurable difference in speed from {w['variant']} ({_fmt_speed(sp)} vs "
+                      f"{_fmt_speed(w['speedup'])}), and {why}")
+        out_rows.append({"variant": r["variant"], "label": r.get("label", r["variant"]),
+                         "status": "winner" if x is winner else "comparison" if r["variant"] in comparison_only else "lost",
+                         "acceptable": x["acceptable"],
+                         "faster": x["faster"], "reason": reason})
+
+    base_label = next((r.get("label", baseline) for r in rows if r["variant"] == baseline), baseline)
+    if winner is None:
+        w_var, w_label, sp, dr = baseline, base_label, None, None
+        shipped = any(o["status"] == "comparison" and o["acceptable"] and o["faster"] for o in out_rows)
+        head = (f"Recommend {base_label} (the baseline): no measurable speed gain over it from any variant "
+                + ("this workflow ships " if shipped else "") + f"within the mAP50-95 budget {max_drop:g}.")
+    else:
+        r = winner["row"]
+        w_var, w_label, sp, dr = r["variant"], r.get("label", r["variant"]), r["speedup"], r["drop"]
+        head = (f"Recommend {w_label}: speed-up {_fmt_speed(sp)} over {base_label}, "
+                f"{acc_words(winner)}, within the budget {max_drop:g}.")
+    lines = [head] + [f"  {o['label']}: {o['reason']}" for o in out_rows if o["status"] != "winner"]
+    return {"winner": w_var, "label": w_label, "is_baseline": winner is None, "speedup": sp, "drop": dr,
+            "baseline": baseline, "max_drop": max_drop, "rows": out_rows, "text": "\n".join(lines)}
+
+
+def val_images_folder(data_yaml: str | Path) -> str:
+    """Where a data set's val images are (the folder of its first val image), as a path that works from the working
+    directory: relative when inside it, else absolute."""
+    import os
+
+    from ovyolo.data.dataset import load_dataset
+
+    folder = Path(load_dataset(data_yaml).images("val")[0]).parent.resolve()
+    here = Path.cwd().resolve()
+    return os.path.relpath(folder, here) if folder.is_relative_to(here) else str(folder)
+
+
+def ship(winner: str, shape_dir: str, data_yaml: str | Path | None) -> dict | None:
+    """The file to ship for a verdict's winner and commands that run it as typed from the working directory:
+    ``python -m ovyolo predict <bundle> <val images> --out <dir>`` (true f32, or the winner's precision hint) and,
+    when Ultralytics can load the bundle, the ``YOLO()`` line. None if the winner has no bundle (see
+    :data:`ovyolo.variants.BUNDLED_IRS`: the verdict recommends only shipped variants)."""
+    import shlex
+
+    from ovyolo.deploy.bundle import MANIFEST
+    from ovyolo.shapes import hw_name, model_and_shape
+
+    b = variants.bundle_of(winner) if winner in variants.names() else None
+    if b is None:
+        return None
+    bundle = f"{shape_dir}/bundles/{b}"
+    manifest = json.loads((Path(bundle) / MANIFEST).read_text()) if (Path(bundle) / MANIFEST).is_file() else {}
+    hint = variants.get(winner).precision_hint or "f32"
+    images = val_images_folder(data_yaml) if data_yaml else "IMAGES"
+    model, hw = model_and_shape(bundle)
+    cmd = ["python", "-m", "ovyolo", "predict", bundle, images, "--out", f"predictions/{model}/{hw_name(hw)}"]
+    cmd += ["--precision-hint", hint] if hint != "f32" else []
+    h, w = manifest.get("imgsz") or list(hw)
+    yolo = (f"from ultralytics import YOLO; YOLO({str(Path(bundle) / manifest['model_dir'])!r}).predict({images!r}, "
+            f"imgsz=[{h}, {w}])" if manifest.get("ultralytics_loadable") else None)
+    return {"variant": winner, "bundle": bundle, "precision_hint": hint, "command": shlex.join(cmd),
+            "ultralytics": yolo}
+
+
+def verdict_text(verdicts: list[dict], max_drop: float, profile_lines: list[str] | None = None) -> str:
+    """The verdict as Markdown: one section per model x shape, with the requested variants its nodes did not
+    measure and why (``not_measured``, recorded by the jobs themselves)."""
+    lines = ["# Verdict", "",
+             f"Fastest variant whose mAP50-95 drop against true f32 stays within {max_drop:g} (upper end of its "
+             "95% paired-bootstrap CI); speed-ups are medians of interleaved per-round ratios with their CI. A CI "
+             "that contains 1.0 (speed) or 0 (accuracy) is no measurable difference. Only variants the workflow "
+             "ships as a bundle (results/{model}/{h}x{w}/bundles/: OpenVINO FP32, FP16, INT8, INT8 within "
+             "max_drop, and their @bf16 run modes) are recommended; torch, onnxruntime and ultralytics-int8 are "
+             "measured for comparison.", ""]
+    for item in verdicts:
+        lines.append(f"## {item['model']} @ {item['shape']}")
+        lines.append("")
+        if item.get("shape_reason"):
+            lines.append(f"Shape: {item['shape_reason']}.")
+        lines.append(f"Val images: {item.get('val_images')}; calibration images: {item.get('calibration_images')}.")
+        for w in item.get("warnings") or []:
+            lines.append(f"WARNING: {w}")
+        for t in item.get("throughput") or []:
+            lines.append(f"Throughput: {t}.")
+        ovi = item.get("ours_vs_incumbent")
+        if ovi:
+            lines.append(f"{ovi['ours']} minus {ovi['incumbent']}, mAP50-95: {ovi['mAP50_95_diff']:+.4f} "
+                         f"[{ovi['ci'][0]:+.4f}, {ovi['ci'][1]:+.4f}] ({100 * ovi['level']:.0f}% paired bootstrap "
+                         f"over the {ovi['images']} val images; positive = ours more accurate).")
+        lines.append("")
+        v = item["verdict"]
+        lines += ([f"- {ln.strip()}" for ln in v["text"].splitlines() if ln.strip()] if v
+                  else ["- no verdict (baseline not measured)"])
+        if item.get("ship"):
+            sh = item["ship"]
+            lines += ["", f"Ship: `{sh['bundle']}`. Run it on the val images (in the run's working directory): `{sh['command']}`"
+                      + (f"; or with Ultralytics: `{sh['ultralytics']}`" if sh.get("ultralytics") else "") + "."]
+        if item.get("not_measured"):
+            lines += ["", "Requested but not measured:"]
+            lines += [f"- {name}: {why}" for name, why in item["not_measured"].items()]
+        lines.append("")
+    if profile_lines:
+        lines += ["## Where the time goes (OpenVINO per-op counters, results/{model}/{h}x{w}/profile.json)", ""]
+        lines += [f"- {ln}" for ln in profile_lines] + [""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_verdict(verdicts: list[dict], max_drop: float, md: str | Path, js: str | Path, rst: str | Path,
+                  profile_lines: list[str] | None = None) -> None:
+    from ovyolo.atomic import atomic_file, write_json
+
+    text = verdict_text(verdicts, max_drop, profile_lines)
+    with atomic_file(md) as tmp:
+        tmp.write_text(text)
+    write_json(js, {"max_drop": max_drop, "verdicts": verdicts})
+    body = ["Verdict", "=======", "", "This is the first thing to read: for each model and deploy shape, the fastest",
+            "variant that keeps the accuracy budget, with confidence intervals. Details below in the Summary table",
+            "and the comparison plots. Every row of summary.csv names, in its ``provenance`` column, the",
+            "provenance.json of its measurement (sha256 of every input, the rule's parameters, package versions, CPU,",
+            "threads, the workflow's git commit, the time); each artifact folder has its own.", "", "::", ""]
+    body += ["    " + ln for ln in text.splitlines()]
+    with atomic_file(rst) as tmp:
+        tmp.write_text("\n".join(body) + "\n")
+
+
+
+def profile_lines(profile_paths: list) -> list[str]:
+    """One verdict line per model x shape x OpenVINO variant: its total counter time and largest categories."""
+    lines = []
+    for p in profile_paths:
+        prof = json.loads(Path(p).read_text())
+        model, shape = prof["model"], hw_name(prof["hw"])
+        for name in sorted(prof["variants"], key=variants.rank):
+            v = prof["variants"][name]
+            cats = sorted(((c, d) for c, d in v["categories"].items() if d["share"] >= 0.03), key=lambda cd: -cd[1]["ms"])
+            parts = ", ".join(f"{LABELS.get(c, c)} {100 * d['share']:.0f}%" for c, d in cats)
+            lines.append(f"{model} @ {shape} {name} ({v['inference_precision']}): {v['total_ms']:.1f} ms of "
+                         f"counters per inference; {parts}")
+        lines += layer_lines(prof, f"{model} @ {shape}")
+    return lines
+
+
+def _layer(r: dict) -> str:
+    return f"{r['layer']} {r['speedup']:.2f}x"
+
+
+def layer_lines(prof: dict, where: str) -> list[str]:
+    """Convolution-by-convolution lines of one profile (:func:`ovyolo.measure.profile.compare_layers`): each INT8 IR
+    against true f32 (which layers gain least, which would be better kept float) and ours against Ultralytics'."""
+    lines = []
+    int8_irs = [v.name for v in variants.REGISTRY if v.is_openvino and v.ir and "int8" in v.ir
+                and v.precision_hint == "f32"]
+    for a, b in ((name, variants.BASELINE) for name in int8_irs):
+        c = compare_layers(prof, a, b)
+        if c is None:
+            continue
+        keep = ("; no faster in int8 in this profile (candidates to keep float; per-layer counters are noisy, so "
+                "confirm with an interleaved benchmark): " + ", ".join(_layer(r) for r in c["not_faster"][:5])
+                if c["not_faster"] else "; every layer that runs an int8 kernel is faster than its float kernel")
+        lines.append(f"{where} {a} vs {b}, convolution by convolution ({c['layers']} layers): {c['ms']:.1f} vs "
+                     f"{c['other_ms']:.1f} ms ({c['speedup']:.2f}x); least gain "
+                     + ", ".join(_layer(r) for r in c["least"]) + keep)
+    c = compare_layers(prof, variants.OURS_INT8, variants.INCUMBENT)
+    if c is not None:
+        lines.append(f"{where} {variants.OURS_INT8} vs {variants.INCUMBENT}, convolution by convolution ({c['layers']} layers, "
+                     f"{c['same_kernels']} on the same kernel): {c['ms']:.1f} vs {c['other_ms']:.1f} ms "
+                     f"({c['speedup']:.3f}x); largest single-layer difference {c['largest_difference_ms']:.2f} ms (counters show "
+                     f"where the time goes; which is faster, the interleaved benchmark decides)")
+    return lines
