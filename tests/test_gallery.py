@@ -1,7 +1,10 @@
 """The detections gallery: disagreement between two detection sets, and the side-by-side image on a real IR."""
 import numpy as np
+import pytest
 
-from ovyolo.gallery import build, disagreement
+from ovyolo.report.gallery import build, disagreement
+
+pytestmark = pytest.mark.component
 
 
 def _det(*rows):
@@ -18,11 +21,19 @@ def test_disagreement_known_answers():
     assert disagreement(_det([0, 0, 10, 10, 0.9, 0]), _det([0, 0, 10, 10, 0.9, 2])) == 1.0
 
 
-def test_gallery_of_identical_variants_draws_and_ranks(fp32_ir, demo_data, tmp_path):
-    from ovyolo.data import load_dataset
+def test_gallery_ranks_the_images_where_two_irs_differ_first(trained_irs, tmp_path):
+    """On the trained demo, true f32 against a careless INT8 that finds other boxes: the images come sorted by their
+    largest disagreement, which is what disagreement() gives for the two IRs' detections on that image."""
+    from ovyolo.data.dataset import load_dataset
+    from ovyolo.data.letterbox import read_rgb
+    from ovyolo.deploy.predict import load
 
-    images = load_dataset(demo_data).images("val")
-    rows = build({"openvino-fp32": fp32_ir["xml"], "openvino-int8": fp32_ir["xml"]}, images, tmp_path / "g.png",
-                 show=2, scan=4)
-    assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
-    assert len(rows) == min(4, len(images)) and all(r["disagreement"] == {"openvino-int8": 0.0} for r in rows)
+    images = load_dataset(trained_irs["demo"]["data"]).images("val")
+    irs = {"openvino-fp32": trained_irs["fp32"], "openvino-int8": trained_irs["int8_careless"]}
+    rows = build(irs, images, tmp_path / "g.png", show=2, scan=len(images))  # the trained demo: few images differ
+    assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG" and len(rows) == len(images)
+    dis = [r["disagreement"]["openvino-int8"] for r in rows]
+    assert dis == sorted(dis, reverse=True) and dis[0] > 0, dis  # the two IRs differ, and the worst comes first
+    fp32, int8 = (load(x, threads=2) for x in irs.values())
+    rgb = read_rgb(rows[0]["image"])
+    assert disagreement(fp32.detect(rgb), int8.detect(rgb)) == dis[0]
