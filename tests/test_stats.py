@@ -312,16 +312,18 @@ def test_verdict_rejects_shuffled_classes_and_picks_fast_accurate(matched):
 
 def test_verdict_rules():
     rows = [row("fp16", 1.2, (1.1, 1.3), 0.000, (-0.001, 0.001)),
-            row("int8", 2.5, (2.4, 2.6), 0.004, (0.002, 0.006)),
+            row("int8", 2.5, (2.4, 2.6), 0.004, (0.0035, 0.006)),
             row("int8-mixed", 2.45, (2.3, 2.55), 0.001, (0.000, 0.003)),
             row("int8-risky", 3.5, (3.4, 3.6), 0.008, (0.002, 0.014)),
             row("int8-bad", 3.9, (3.8, 4.0), 0.03, (0.02, 0.045)),
             row("slowpoke", 0.9, (0.85, 0.95), 0.0, (0.0, 0.0))]
     v = verdict(rows, max_drop=0.01, baseline="openvino-fp32")
     r = {x["variant"]: x["reason"] for x in v["rows"]}
-    # int8 and int8-mixed are not distinguishable in speed -> the smaller drop wins
+    # int8 and int8-mixed are not distinguishable in speed, and int8-mixed is measurably more accurate (disjoint
+    # drop CIs) -> int8-mixed
     assert v["winner"] == "int8-mixed" and v["speedup"]["ratio"] == 2.45
     assert r["int8"].startswith("no measurable difference in speed from int8-mixed")
+    assert "int8-mixed is measurably more accurate (drop 0.001 [0.000, 0.003] vs 0.004 [0.004, 0.006])" in r["int8"]
     assert r["fp16"] == "slower: speed-up 1.20x [1.10, 1.30] vs 2.45x [2.30, 2.55] (int8-mixed)"
     assert r["int8-bad"] == "mAP50-95 drop 0.030 [0.020, 0.045] exceeds the budget 0.01"
     assert "not shown to be within budget" in r["int8-risky"]
@@ -331,14 +333,45 @@ def test_verdict_rules():
     v2 = verdict([row("a", 2.0, (1.9, 2.1), 0.0, (-0.001, 0.001)), row("b", 3.0, (2.9, 3.1), 0.005, (0.003, 0.007))],
                  max_drop=0.01)
     assert v2["winner"] == "b"
-    # drops that read alike at the reported resolution are the same drop: the higher median speed-up decides
-    v3 = verdict([row("ultralytics-int8", 1.52, (1.41, 1.56), -0.0274, (-0.040, -0.014)),
-                  row("openvino-int8", 1.57, (1.38, 1.63), -0.0271, (-0.040, -0.014))], max_drop=0.01)
-    assert v3["winner"] == "openvino-int8"
-    assert "the same mAP50-95 drop (-0.027" in v3["rows"][0]["reason"] and "higher median speed-up" in v3["rows"][0]["reason"]
-    v4 = verdict([row("x", 1.52, (1.41, 1.56), -0.030, (-0.040, -0.014)), row("y", 1.57, (1.38, 1.63), -0.027, (-0.04, -0.01))],
-                 max_drop=0.01)
-    assert v4["winner"] == "x" and "x has the smaller mAP50-95 drop" in v4["rows"][1]["reason"]
+
+
+def test_verdict_equal_is_equal():
+    """Two variants whose speed CIs overlap and whose drop CIs overlap are equivalent, whatever their point
+    estimates: the stated rule picks (f32 hint first, then the smaller file, then the variant order)."""
+    from ovyolo.report.verdict import TIE_RULE
+
+    def sized(r, mb):
+        return {**r, "file_size_mb": mb}
+
+    # int8@bf16 has the higher median speed-up and the smaller drop, inside both CIs: int8 (f32 hint) wins
+    rows = [row("openvino-int8@bf16", 1.60, (1.40, 1.70), -0.030, (-0.040, -0.014)),
+            row("openvino-int8", 1.52, (1.41, 1.56), -0.027, (-0.040, -0.014))]
+    v = verdict(rows, max_drop=0.01)
+    assert v["winner"] == "openvino-int8"
+    loser = v["rows"][0]
+    assert loser["equivalent"] and loser["reason"].startswith("equivalent to openvino-int8") and TIE_RULE in loser["reason"]
+    assert not v["rows"][1]["equivalent"]
+    # the same input order reversed gives the same winner: the rule, not the order of the rows, decides
+    assert verdict(rows[::-1], max_drop=0.01)["winner"] == "openvino-int8"
+    # at the same hint, the smaller file
+    rows = [sized(row("openvino-fp16", 1.9, (1.7, 2.1), 0.000, (-0.001, 0.001)), 5.1),
+            sized(row("openvino-int8", 1.8, (1.6, 2.0), 0.001, (-0.001, 0.003)), 2.9)]
+    assert verdict(rows, max_drop=0.01)["winner"] == "openvino-int8"
+    # at the same size, the variant order
+    rows = [sized(row("openvino-int8-ac", 1.8, (1.6, 2.0), 0.000, (-0.001, 0.001)), 2.9),
+            sized(row("openvino-int8", 1.8, (1.6, 2.0), 0.001, (-0.001, 0.003)), 2.9)]
+    assert verdict(rows, max_drop=0.01)["winner"] == "openvino-int8"
+    # a comparison variant equivalent to the winner says so
+    rows = [row("openvino-int8", 1.52, (1.41, 1.56), -0.027, (-0.040, -0.014)),
+            row("ultralytics-int8", 1.57, (1.38, 1.63), -0.028, (-0.040, -0.014))]
+    v = verdict(rows, max_drop=0.01, comparison_only=["ultralytics-int8"])
+    assert v["winner"] == "openvino-int8"
+    assert v["rows"][1]["reason"].endswith("equivalent (speed and drop CIs overlap) to the recommended openvino-int8")
+    # disjoint drop CIs are a difference: the more accurate one wins even with the lower median speed-up
+    rows = [row("openvino-int8", 1.60, (1.40, 1.70), 0.006, (0.004, 0.008)),
+            row("openvino-int8-ac", 1.50, (1.38, 1.62), 0.001, (-0.001, 0.003))]
+    v = verdict(rows, max_drop=0.01)
+    assert v["winner"] == "openvino-int8-ac" and "measurably more accurate" in v["rows"][0]["reason"]
 
 
 def test_verdict_recommends_only_what_the_workflow_ships():
@@ -355,7 +388,7 @@ def test_verdict_recommends_only_what_the_workflow_ships():
     assert v["winner"] == "openvino-int8"
     status = {r["variant"]: (r["status"], r["reason"]) for r in v["rows"]}
     assert status["ultralytics-int8"][0] == "comparison" and "ships no bundle" in status["ultralytics-int8"][1]
-    assert status["ultralytics-int8"][1].endswith("no measurable difference in speed from the recommended openvino-int8")
+    assert status["ultralytics-int8"][1].endswith("equivalent (speed and drop CIs overlap) to the recommended openvino-int8")
     assert status["onnxruntime"][1].endswith("measurably faster than the recommended openvino-int8")
     # nothing shipped is measurably faster: the baseline, and the head says it is about shipped variants
     v2 = verdict([row("openvino-fp16", 1.0, (0.9, 1.1), 0.0, (0.0, 0.0)), rows[2]], max_drop=0.01,

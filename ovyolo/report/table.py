@@ -144,6 +144,7 @@ def build(metrics: list, matches: list, benchmarks: list, shapes: list, calibrat
                     "variant": name, "label": row["label"],
                     "speedup": {"ratio": speed["median"], "ci": [speed["ci_low"], speed["ci_high"]]},
                     "drop": {"mAP50_95": boot["drop"]["mAP50_95"], "ci": boot["drop"]["mAP50_95_ci"]},
+                    "file_size_mb": row["file_size_mb"],
                 })
         v = (verdict(verdict_rows, max_drop=max_drop, baseline=BASELINE,
                      comparison_only=variants.comparison_only([r["variant"] for r in verdict_rows]))

@@ -19,13 +19,16 @@ def _fmt_drop(d: dict) -> str:
     return f"{d['mAP50_95']:.3f} [{d['ci'][0]:.3f}, {d['ci'][1]:.3f}]"
 
 
-DROP_DECIMALS = 3  # drops are compared at the resolution they are reported in (0.001 mAP50-95)
+TIE_RULE = ("between equivalent variants the one that runs at the default f32 precision hint is recommended (a bf16 run "
+            "mode depends on the CPU), then the smaller file, then the variant order")
 
 
-def _drop_key(row: dict) -> float:
-    """A row's drop point estimate as compared in a tie-break: rounded to :data:`DROP_DECIMALS`, so that two drops
-    printed alike (-0.027 vs -0.027) count as the same and the higher median speed-up decides."""
-    return round(float(row["drop"]["mAP50_95"]), DROP_DECIMALS)
+def _tie_key(x: dict) -> tuple:
+    """The order :data:`TIE_RULE` states, for a verdict row's info."""
+    r = x["row"]
+    hint = variants.get(r["variant"]).precision_hint if r["variant"] in variants.names() else None
+    size = r.get("file_size_mb")
+    return (hint not in (None, "f32"), size if size is not None else float("inf"), variants.rank(r["variant"]))
 
 
 def verdict(rows: Sequence[dict], max_drop: float, baseline: str = variants.BASELINE,
@@ -47,10 +50,12 @@ def verdict(rows: Sequence[dict], max_drop: float, baseline: str = variants.BASE
        measurable speed gain to pay for any accuracy risk).
     4. Otherwise, among the acceptable, measurably faster variants keep those that are not measurably slower
        than any other of them (variant y is measurably faster than x when y's speed-up CI lies entirely above
-       x's); among the kept ones, which are "not distinguishable in speed", the one with the smallest drop
-       point estimate (at the reported 0.001 resolution) wins (ties: higher median speed-up). Disjoint CIs are a
-       conservative test (disjoint 95 % CIs imply a real difference; overlap means we do not claim one), so the
-       verdict only gives up accuracy for speed when the speed difference is measurable.
+       x's), then of those the ones not measurably less accurate than any other of them (y is measurably more
+       accurate than x when y's drop CI lies entirely below x's). Disjoint CIs are a conservative test (disjoint
+       95 % CIs imply a real difference; overlap means we do not claim one), so the verdict only gives up accuracy
+       for speed when the speed difference is measurable, and never decides on a difference below the resolution.
+    5. Equal is equal: what is left is equivalent (speed and drop CIs overlap pairwise), and :data:`TIE_RULE`
+       names the one to deploy; the others' lines say "equivalent to" the winner.
 
     Accuracy wording: a drop CI containing 0 is described as "no measurable difference" in mAP50-95.
 
@@ -73,9 +78,13 @@ def verdict(rows: Sequence[dict], max_drop: float, baseline: str = variants.BASE
     def beats(y, x):  # y measurably faster than x: disjoint speed-up CIs
         return y["row"]["speedup"]["ci"][0] > x["row"]["speedup"]["ci"][1]
 
+    def more_accurate(y, x):  # y measurably more accurate than x: disjoint drop CIs, y's below
+        return y["row"]["drop"]["ci"][1] < x["row"]["drop"]["ci"][0]
+
     top = [x for x in pool if not any(beats(y, x) for y in pool)]  # not measurably slower than any
-    if top:
-        winner = min(top, key=lambda x: (_drop_key(x["row"]), -x["row"]["speedup"]["ratio"]))
+    tied = [x for x in top if not any(more_accurate(y, x) for y in top)]  # nor measurably less accurate
+    if tied:
+        winner = min(tied, key=_tie_key)
 
     def acc_words(x):
         d = x["row"]["drop"]
@@ -92,7 +101,9 @@ def verdict(rows: Sequence[dict], max_drop: float, baseline: str = variants.BASE
         elif r["variant"] in comparison_only and x["acceptable"] and x["faster"]:
             w = winner["row"]["variant"] if winner else baseline
             rel = ("measurably faster than" if winner is None or beats(x, winner) else
-                   "measurably slower than" if beats(winner, x) else "no measurable difference in speed from")
+                   "measurably slower than" if beats(winner, x) else
+                   "no measurable difference in speed from" if more_accurate(x, winner) or more_accurate(winner, x)
+                   else "equivalent (speed and drop CIs overlap) to")
             reason = (f"measured for comparison, not recommended (the workflow ships no bundle of it): speed-up "
                       f"{_fmt_speed(sp)}, {acc_words(x)}; {rel} the recommended {w}")
         elif not x["acceptable"]:
@@ -110,18 +121,19 @@ def verdict(rows: Sequence[dict], max_drop: float, baseline: str = variants.BASE
             by = winner if beats(winner, x) else max((y for y in pool if beats(y, x)),
                                                       key=lambda y: y["row"]["speedup"]["ratio"])
             reason = f"slower: speed-up {_fmt_speed(sp)} vs {_fmt_speed(by['row']['speedup'])} ({by['row']['variant']})"
+        elif x not in tied:
+            by = max((y for y in top if more_accurate(y, x)), key=lambda y: -y["row"]["drop"]["ci"][1])
+            reason = (f"no measurable difference in speed from {winner['row']['variant']} ({_fmt_speed(sp)} vs "
+                      f"{_fmt_speed(winner['row']['speedup'])}), and {by['row']['variant']} is measurably more accurate "
+                      f"(drop {_fmt_drop(by['row']['drop'])} vs {_fmt_drop(r['drop'])})")
         else:
             w = winner["row"]
-            if _drop_key(w) < _drop_key(r):
-                why = f"{w['variant']} has the smaller mAP50-95 drop ({_fmt_drop(w['drop'])} vs {_fmt_drop(r['drop'])})"
-            else:
-                why = f"the same mAP50-95 drop ({_fmt_drop(r['drop'])}); {w['variant']} has the higher median speed-up"
-            reason = (f"no measurable difference in speed from {w['variant']} ({_fmt_speed(sp)} vs "
-                      f"{_fmt_speed(w['speedup'])}), and {why}")
+            reason = (f"equivalent to {w['variant']}: speed-up {_fmt_speed(sp)} vs {_fmt_speed(w['speedup'])}, drop "
+                      f"{_fmt_drop(r['drop'])} vs {_fmt_drop(w['drop'])}, both CIs overlap; {TIE_RULE}")
         out_rows.append({"variant": r["variant"], "label": r.get("label", r["variant"]),
                          "status": "winner" if x is winner else "comparison" if r["variant"] in comparison_only else "lost",
                          "acceptable": x["acceptable"],
-                         "faster": x["faster"], "reason": reason})
+                         "faster": x["faster"], "equivalent": x is not winner and x in tied, "reason": reason})
 
     base_label = next((r.get("label", baseline) for r in rows if r["variant"] == baseline), baseline)
     if winner is None:
