@@ -411,3 +411,67 @@ def test_throughput_line_states_what_was_measured_and_no_story():
     assert "because" not in throughput_line({**row, "fps": 8.0}) and "0.80x" in throughput_line({**row, "fps": 8.0})
     assert conv_share(prof, "openvino-fp32") is None and conv_share(None, "openvino-int8") is None
     assert throughput_line({**row, "fps": None}) is None
+
+
+def _verdict_item(model="demo", shape="160x256"):
+    rows = [row("openvino-fp16", 1.0, (0.9, 1.1), 0.0, (-0.001, 0.001)),
+            row("openvino-int8@bf16", 1.9, (1.7, 2.0), 0.003, (0.001, 0.005)),
+            row("openvino-int8", 1.8, (1.6, 2.1), 0.004, (0.001, 0.006)),
+            row("ultralytics-int8", 1.8, (1.6, 2.1), 0.004, (0.001, 0.006))]
+    v = verdict(rows, max_drop=0.01, comparison_only=["ultralytics-int8"])
+    shorts = {o["variant"]: o["short"] for o in v["rows"]}
+    table = [{"variant": "openvino-fp32", "label": "FP32", "p50_ms": 5.6, "speedup": 1.0, "speedup_ci": [1.0, 1.0],
+              "mAP50_95": 0.905, "drop": 0.0, "drop_ci": [0.0, 0.0], "verdict": "baseline"}]
+    table += [{"variant": r["variant"], "label": r["label"], "p50_ms": 5.6 / r["speedup"]["ratio"],
+               "speedup": r["speedup"]["ratio"], "speedup_ci": r["speedup"]["ci"], "mAP50_95": 0.9 - r["drop"]["mAP50_95"],
+               "drop": r["drop"]["mAP50_95"], "drop_ci": r["drop"]["ci"], "verdict": shorts[r["variant"]]} for r in rows]
+    bundle = f"results/{model}/{shape}/bundles/int8"
+    return {"model": model, "shape": shape, "shape_reason": "a_b_ of *stars* | pipes", "val_images": 200,
+            "calibration_images": 64, "warnings": ["calibration size 300 requested"], "throughput": [],
+            "verdict": v, "table": table, "not_measured": {"openvino-fp32@bf16": "no bf16 on node x"},
+            "ship": {"variant": v["winner"], "bundle": bundle, "precision_hint": "f32",
+                     "command": f"python -m ovyolo predict {bundle} imgs --out predictions/{model}/{shape}",
+                     "ultralytics": None}}
+
+
+def test_verdict_page_is_a_report_page_recommendation_first():
+    """The report's first page (RST, rendered as Snakemake renders it: jinja, then docutils' html writer) has the
+    recommendation first, one sentence per model x shape with the bundle and the command, then a table per model x
+    shape; no preformatted block; no docutils warning; the Markdown file has the same content."""
+    import html as html_lib
+    import re
+
+    import jinja2
+    from docutils.core import publish_parts
+
+    from ovyolo.report.verdict import TABLE_HEADER, verdict_rst, verdict_text
+
+    items = [_verdict_item(), _verdict_item("other", "736x1280")]
+    def text(h):
+        return html_lib.unescape(re.sub(r"<[^>]+>", "", h))
+
+    rst = verdict_rst(items, 0.01, ["demo @ 160x256 openvino-int8 (f32): 4.0 ms; /model.9/cv1/conv 0.60x"])
+    assert jinja2.Environment().from_string(rst).render() == rst.rstrip("\n")  # nothing jinja would change
+    html = publish_parts(rst, writer_name="html", settings_overrides={"halt_level": 2, "report_level": 2})["html_body"]
+    assert "<pre" not in html and "mailto:" not in html
+    first = html.index("<ul")
+    assert html.index('<h1 class="title">Verdict</h1>') < first < html.index("<table")
+    recommendation = text(html[first:html.index("</ul>", first)])
+    for item in items:
+        sh = item["ship"]
+        assert f"{item['model']} @ {item['shape']}: deploy {sh['bundle']} (OPENVINO-INT8)" in recommendation
+        assert f"Run it: {sh['command']}" in recommendation
+    assert html.count("<table") == 2 and html.count("<tr") == 2 * (1 + len(items[0]["table"]))
+    header = re.findall(r"<th[^>]*>(.*?)</th>", html)[:len(TABLE_HEADER)]
+    assert [text(h).strip() for h in header] == list(TABLE_HEADER)
+    cells = [text(c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", html, re.S)]
+    assert cells[:6] == ["openvino-fp32", "5.6", "1.00x", "0.905", "0.000", "baseline"]
+    assert "openvino-int8" in cells and cells[cells.index("openvino-int8") + 5] == "recommended"
+    assert cells[cells.index("openvino-int8@bf16") + 5] == "equivalent"
+    assert "a_b_ of *stars* | pipes" in text(html)  # escaped, shown as written
+    md = verdict_text(items, 0.01)
+    assert md.startswith("# Verdict\n\n- **demo @ 160x256**: deploy `results/demo/160x256/bundles/int8`")
+    assert "| openvino-int8 | 3.1 | 1.80x [1.60, 2.10] | 0.896 | 0.004 [0.001, 0.006] | recommended |" in md
+    # the same statements in both
+    for line in items[0]["verdict"]["text"].splitlines():
+        assert line.strip() in md and line.strip() in text(html).replace("\n", " ")

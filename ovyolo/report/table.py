@@ -153,11 +153,19 @@ def build(metrics: list, matches: list, benchmarks: list, shapes: list, calibrat
                       if r["variant"] in (BASELINE, variants.OURS_INT8)]
         for row in rows:
             row["verdict"] = None if v is None else ("winner" if row["variant"] == v["winner"] else "lost")
+        shorts = {o["variant"]: o["short"] for o in (v or {}).get("rows", [])}
+        if v is not None:
+            shorts[BASELINE] = "recommended" if v["is_baseline"] else "baseline"
+        glance = [{"variant": r["variant"], "label": r["label"], "p50_ms": r["latency_p50_ms"],
+                   "speedup": r["speedup_vs_fp32"], "speedup_ci": [r["speedup_ci_low"], r["speedup_ci_high"]],
+                   "mAP50_95": r["mAP50_95"], "drop": r["mAP50_95_drop"],
+                   "drop_ci": [r["mAP50_95_drop_ci_low"], r["mAP50_95_drop_ci_high"]],
+                   "verdict": shorts.get(r["variant"], "not compared")} for r in rows]
         verdicts.append({"model": model, "shape": shape, "shape_reason": shape_of.get(key), "warnings": shared_warnings,
                          "ours_vs_incumbent": ours_vs_incumbent(members, n_boot, seed),
                          "throughput": [t for t in throughput if t],
                          "calibration_images": cal.get("count"), "val_images": rows[0]["val_images"] if rows else None,
-                         "verdict": v, "not_measured": dict(sorted(not_measured.get(key, {}).items(),
+                         "verdict": v, "table": glance, "not_measured": dict(sorted(not_measured.get(key, {}).items(),
                                                                     key=lambda kv: variants.rank(kv[0]))),
                          "ship": ship(v["winner"], str(Path(members[v["winner"]][2]).parent.parent), data_of.get(model))
                          if v and v["winner"] in members else None})

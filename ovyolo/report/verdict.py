@@ -97,43 +97,48 @@ def verdict(rows: Sequence[dict], max_drop: float, baseline: str = variants.BASE
         r = x["row"]
         sp = r["speedup"]
         if x is winner:
-            reason = f"fastest within budget: speed-up {_fmt_speed(sp)}; {acc_words(x)}"
+            short, reason = "recommended", f"fastest within budget: speed-up {_fmt_speed(sp)}; {acc_words(x)}"
         elif r["variant"] in comparison_only and x["acceptable"] and x["faster"]:
             w = winner["row"]["variant"] if winner else baseline
             rel = ("measurably faster than" if winner is None or beats(x, winner) else
                    "measurably slower than" if beats(winner, x) else
                    "no measurable difference in speed from" if more_accurate(x, winner) or more_accurate(winner, x)
                    else "equivalent (speed and drop CIs overlap) to")
+            short = "comparison only"
             reason = (f"measured for comparison, not recommended (the workflow ships no bundle of it): speed-up "
                       f"{_fmt_speed(sp)}, {acc_words(x)}; {rel} the recommended {w}")
         elif not x["acceptable"]:
             d = r["drop"]
+            short = "over budget"
             if d["mAP50_95"] > max_drop:
                 reason = f"mAP50-95 drop {_fmt_drop(d)} exceeds the budget {max_drop:g}"
             else:
                 reason = (f"mAP50-95 drop {_fmt_drop(d)}: the CI's upper bound exceeds the budget {max_drop:g} "
                           f"(not shown to be within budget)")
         elif x["speed_none"]:
-            reason = f"no measurable difference in speed from {baseline}: speed-up {_fmt_speed(sp)}"
+            short, reason = "no speed gain", f"no measurable difference in speed from {baseline}: speed-up {_fmt_speed(sp)}"
         elif not x["faster"]:
-            reason = f"slower than {baseline}: speed-up {_fmt_speed(sp)}"
+            short, reason = "slower than true f32", f"slower than {baseline}: speed-up {_fmt_speed(sp)}"
         elif beats(winner, x) or x not in top:
             by = winner if beats(winner, x) else max((y for y in pool if beats(y, x)),
                                                       key=lambda y: y["row"]["speedup"]["ratio"])
-            reason = f"slower: speed-up {_fmt_speed(sp)} vs {_fmt_speed(by['row']['speedup'])} ({by['row']['variant']})"
+            short, reason = "slower", f"slower: speed-up {_fmt_speed(sp)} vs {_fmt_speed(by['row']['speedup'])} ({by['row']['variant']})"
         elif x not in tied:
             by = max((y for y in top if more_accurate(y, x)), key=lambda y: -y["row"]["drop"]["ci"][1])
+            short = "less accurate"
             reason = (f"no measurable difference in speed from {winner['row']['variant']} ({_fmt_speed(sp)} vs "
                       f"{_fmt_speed(winner['row']['speedup'])}), and {by['row']['variant']} is measurably more accurate "
                       f"(drop {_fmt_drop(by['row']['drop'])} vs {_fmt_drop(r['drop'])})")
         else:
             w = winner["row"]
+            short = "equivalent"
             reason = (f"equivalent to {w['variant']}: speed-up {_fmt_speed(sp)} vs {_fmt_speed(w['speedup'])}, drop "
                       f"{_fmt_drop(r['drop'])} vs {_fmt_drop(w['drop'])}, both CIs overlap; {TIE_RULE}")
         out_rows.append({"variant": r["variant"], "label": r.get("label", r["variant"]),
                          "status": "winner" if x is winner else "comparison" if r["variant"] in comparison_only else "lost",
                          "acceptable": x["acceptable"],
-                         "faster": x["faster"], "equivalent": x is not winner and x in tied, "reason": reason})
+                         "faster": x["faster"], "equivalent": x is not winner and x in tied, "short": short,
+                         "reason": reason})
 
     base_label = next((r.get("label", baseline) for r in rows if r["variant"] == baseline), baseline)
     if winner is None:
@@ -190,66 +195,166 @@ def ship(winner: str, shape_dir: str, data_yaml: str | Path | None) -> dict | No
             "ultralytics": yolo}
 
 
-def verdict_text(verdicts: list[dict], max_drop: float, profile_lines: list[str] | None = None) -> str:
-    """The verdict as Markdown: one section per model x shape, with the requested variants its nodes did not
-    measure and why (``not_measured``, recorded by the jobs themselves)."""
-    lines = ["# Verdict", "",
-             f"Fastest variant whose mAP50-95 drop against true f32 stays within {max_drop:g} (upper end of its "
-             "95% paired-bootstrap CI); speed-ups are medians of interleaved per-round ratios with their CI. A CI "
-             "that contains 1.0 (speed) or 0 (accuracy) is no measurable difference. Only variants the workflow "
-             "ships as a bundle (results/{model}/{h}x{w}/bundles/: OpenVINO FP32, FP16, INT8, INT8 within "
-             "max_drop, and their @bf16 run modes) are recommended; torch, onnxruntime and ultralytics-int8 are "
-             "measured for comparison.", ""]
+RULE = ("Fastest variant whose mAP50-95 drop against true f32 stays within {max_drop:g} (upper end of its 95% "
+        "paired-bootstrap CI); speed-ups are medians of interleaved per-round ratios with their CI. A CI that "
+        "contains 1.0 (speed) or 0 (accuracy) is no measurable difference; variants whose speed and drop CIs both "
+        "overlap are equivalent, and " + TIE_RULE + ". Only variants the workflow ships as a bundle "
+        "(results/{{model}}/{{h}}x{{w}}/bundles/: OpenVINO FP32, FP16, INT8, INT8 within max_drop, and their @bf16 "
+        "run modes) are recommended; torch, onnxruntime and ultralytics-int8 are measured for comparison.")
+TABLE_HEADER = ("variant", "p50 ms", "speed-up [CI]", "mAP50-95", "drop [CI]", "verdict")
+
+
+def _num(v, fmt: str) -> str:
+    return "-" if v is None else format(v, fmt)
+
+
+def _glance_row(t: dict) -> list[str]:
+    lo, hi = t["speedup_ci"]
+    dlo, dhi = t["drop_ci"]
+    speed = "-" if t["speedup"] is None else (
+        f"{t['speedup']:.2f}x" + ("" if lo is None or lo == hi else f" [{lo:.2f}, {hi:.2f}]"))
+    drop = "-" if t["drop"] is None else (
+        f"{t['drop']:.3f}" + ("" if dlo is None or dlo == dhi else f" [{dlo:.3f}, {dhi:.3f}]"))
+    return [t["variant"], _num(t["p50_ms"], ".1f"), speed, _num(t["mAP50_95"], ".3f"), drop, t["verdict"]]
+
+
+def headline(item: dict) -> str:
+    """One sentence per model x shape: what to deploy, what it gains and costs, and the command that runs it."""
+    where = f"**{item['model']} @ {item['shape']}**"
+    v = item["verdict"]
+    if not v:
+        return f"{where}: no verdict (true f32 was not measured)."
+    sh = item.get("ship")
+    what = f"`{sh['bundle']}` ({v['label']})" if sh else v["label"]
+    if v["is_baseline"]:
+        gain = (f"no variant is measurably faster within the mAP50-95 budget {v['max_drop']:g}, so true f32 stays")
+    else:
+        gain = (f"{_fmt_speed(v['speedup'])} the speed of true f32, mAP50-95 drop {_fmt_drop(v['drop'])}, within the "
+                f"budget {v['max_drop']:g}")
+    run = f" Run it: `{sh['command']}`" if sh else ""
+    return f"{where}: deploy {what}: {gain}.{run}"
+
+
+def document(verdicts: list[dict], max_drop: float, profile_lines: list[str] | None = None) -> list[tuple]:
+    """The verdict as blocks -- ("h1" | "h2" | "p", text), ("bullets", [text]), ("table", header, rows) -- with
+    `code` and **bold** inline, rendered to Markdown (:func:`verdict_text`) and to the report's first page
+    (:func:`verdict_rst`): one content, two renderings. The recommendation comes first, one sentence per model x
+    shape; then per model x shape the table at a glance and the details."""
+    blocks: list[tuple] = [("h1", "Verdict"), ("bullets", [headline(item) for item in verdicts])]
     for item in verdicts:
-        lines.append(f"## {item['model']} @ {item['shape']}")
-        lines.append("")
-        if item.get("shape_reason"):
-            lines.append(f"Shape: {item['shape_reason']}.")
-        lines.append(f"Val images: {item.get('val_images')}; calibration images: {item.get('calibration_images')}.")
-        for w in item.get("warnings") or []:
-            lines.append(f"WARNING: {w}")
-        for t in item.get("throughput") or []:
-            lines.append(f"Throughput: {t}.")
-        ovi = item.get("ours_vs_incumbent")
-        if ovi:
-            lines.append(f"{ovi['ours']} minus {ovi['incumbent']}, mAP50-95: {ovi['mAP50_95_diff']:+.4f} "
-                         f"[{ovi['ci'][0]:+.4f}, {ovi['ci'][1]:+.4f}] ({100 * ovi['level']:.0f}% paired bootstrap "
-                         f"over the {ovi['images']} val images; positive = ours more accurate).")
-        lines.append("")
+        blocks.append(("h2", f"{item['model']} @ {item['shape']}"))
         v = item["verdict"]
-        lines += ([f"- {ln.strip()}" for ln in v["text"].splitlines() if ln.strip()] if v
-                  else ["- no verdict (baseline not measured)"])
+        if item.get("table"):
+            blocks.append(("table", TABLE_HEADER, [_glance_row(t) for t in item["table"]]))
+        blocks.append(("bullets", [ln.strip() for ln in v["text"].splitlines() if ln.strip()] if v
+                       else ["no verdict (baseline not measured)"]))
         if item.get("ship"):
             sh = item["ship"]
-            lines += ["", f"Ship: `{sh['bundle']}`. Run it on the val images (in the run's working directory): `{sh['command']}`"
-                      + (f"; or with Ultralytics: `{sh['ultralytics']}`" if sh.get("ultralytics") else "") + "."]
-        if item.get("not_measured"):
-            lines += ["", "Requested but not measured:"]
-            lines += [f"- {name}: {why}" for name, why in item["not_measured"].items()]
-        lines.append("")
+            blocks.append(("p", f"Ship: `{sh['bundle']}`. Run it on the val images (in the run's working directory): "
+                                f"`{sh['command']}`" + (f"; or with Ultralytics: `{sh['ultralytics']}`"
+                                                        if sh.get("ultralytics") else "") + "."))
+        facts = []
+        if item.get("shape_reason"):
+            facts.append(f"Shape: {item['shape_reason']}.")
+        facts.append(f"Val images: {item.get('val_images')}; calibration images: {item.get('calibration_images')}.")
+        facts += [f"WARNING: {w}" for w in item.get("warnings") or []]
+        facts += [f"Throughput: {t}." for t in item.get("throughput") or []]
+        ovi = item.get("ours_vs_incumbent")
+        if ovi:
+            facts.append(f"{ovi['ours']} minus {ovi['incumbent']}, mAP50-95: {ovi['mAP50_95_diff']:+.4f} "
+                         f"[{ovi['ci'][0]:+.4f}, {ovi['ci'][1]:+.4f}] ({100 * ovi['level']:.0f}% paired bootstrap "
+                         f"over the {ovi['images']} val images; positive = ours more accurate).")
+        facts += [f"Requested but not measured: {name}: {why}" for name, why in (item.get("not_measured") or {}).items()]
+        blocks.append(("bullets", facts))
+    blocks += [("h2", "How the verdict decides"), ("p", RULE.format(max_drop=max_drop))]
     if profile_lines:
-        lines += ["## Where the time goes (OpenVINO per-op counters, results/{model}/{h}x{w}/profile.json)", ""]
-        lines += [f"- {ln}" for ln in profile_lines] + [""]
-    return "\n".join(lines).rstrip() + "\n"
+        blocks += [("h2", "Where the time goes (OpenVINO per-op counters, results/{model}/{h}x{w}/profile.json)"),
+                   ("bullets", list(profile_lines))]
+    return blocks
+
+
+def _md(blocks: list[tuple]) -> str:
+    out = []
+    for b in blocks:
+        if b[0] == "h1":
+            out += [f"# {b[1]}", ""]
+        elif b[0] == "h2":
+            out += [f"## {b[1]}", ""]
+        elif b[0] == "p":
+            out += [b[1], ""]
+        elif b[0] == "bullets":
+            out += [f"- {t}" for t in b[1]] + [""]
+        elif b[0] == "table":
+            out += ["| " + " | ".join(b[1]) + " |", "|" + "---|" * len(b[1])]
+            out += ["| " + " | ".join(r) + " |" for r in b[2]] + [""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _rst_inline(text: str) -> str:
+    """Markdown's `code` as RST ``code``; backslashes, and RST's markup characters outside code, escaped."""
+    import re
+
+    parts = re.split(r"(`[^`]*`)", text)
+    out = []
+    for p in parts:
+        if p.startswith("`") and p.endswith("`") and len(p) > 1:
+            out.append(f":code:`{p[1:-1]}`" if "`" not in p[1:-1] else p)
+        else:
+            bold = re.split(r"(\*\*[^*]+\*\*)", p)
+            out.append("".join(q if q.startswith("**") and q.endswith("**") and len(q) > 4 else
+                               re.sub(r"([\\*_|`@])", r"\\\1", q) for q in bold))
+    return "".join(out)
+
+
+# Snakemake's report (9.x) shows this page in a 32rem column inside a full-height panel that centres its content
+# vertically ("flex items-center h-screen overflow-auto"): a page taller than the window loses its top, the
+# recommendation, above the scroll range. These rules, scoped to this page (docutils gives it id="verdict"), align
+# it to the top and widen the column; with another report layout they match nothing and change nothing.
+REPORT_CSS = ("div.h-screen.overflow-auto:has(#verdict) { align-items: flex-start; } "
+              ".prose:has(> #verdict) { max-width: 46rem; } "
+              "#verdict code { overflow-wrap: anywhere; }")
+
+
+def _rst(blocks: list[tuple], css: str | None = None) -> str:
+    out = []
+    for b in blocks:
+        if b[0] in ("h1", "h2"):
+            out += [b[1], ("=" if b[0] == "h1" else "-") * len(b[1]), ""]
+            if b[0] == "h1" and css:
+                out += [".. raw:: html", "", f"   <style>{css}</style>", ""]
+        elif b[0] == "p":
+            out += [_rst_inline(b[1]), ""]
+        elif b[0] == "bullets":
+            out += [f"- {_rst_inline(t)}" for t in b[1]] + [""]
+        elif b[0] == "table":
+            out += [".. list-table::", "   :header-rows: 1", ""]
+            for r in (b[1], *b[2]):
+                out += [f"   * - {_rst_inline(r[0])}"] + [f"     - {_rst_inline(c)}" for c in r[1:]]
+            out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def verdict_text(verdicts: list[dict], max_drop: float, profile_lines: list[str] | None = None) -> str:
+    """The verdict as Markdown (results/verdict.md, printed at the end of the run): :func:`document`."""
+    return _md(document(verdicts, max_drop, profile_lines))
+
+
+def verdict_rst(verdicts: list[dict], max_drop: float, profile_lines: list[str] | None = None) -> str:
+    """The verdict as the report's first page (reStructuredText, the same content as :func:`verdict_text`):
+    headings, the recommendation first, a table per model x shape; no preformatted block, so nothing runs past
+    the page's edge."""
+    return _rst(document(verdicts, max_drop, profile_lines), css=REPORT_CSS)
 
 
 def write_verdict(verdicts: list[dict], max_drop: float, md: str | Path, js: str | Path, rst: str | Path,
                   profile_lines: list[str] | None = None) -> None:
     from ovyolo.atomic import atomic_file, write_json
 
-    text = verdict_text(verdicts, max_drop, profile_lines)
     with atomic_file(md) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(verdict_text(verdicts, max_drop, profile_lines))
     write_json(js, {"max_drop": max_drop, "verdicts": verdicts})
-    body = ["Verdict", "=======", "", "This is the first thing to read: for each model and deploy shape, the fastest",
-            "variant that keeps the accuracy budget, with confidence intervals. Details below in the Summary table",
-            "and the comparison plots. Every row of summary.csv names, in its ``provenance`` column, the",
-            "provenance.json of its measurement (sha256 of every input, the rule's parameters, package versions, CPU,",
-            "threads, the workflow's git commit, the time); each artifact folder has its own.", "", "::", ""]
-    body += ["    " + ln for ln in text.splitlines()]
     with atomic_file(rst) as tmp:
-        tmp.write_text("\n".join(body) + "\n")
-
+        tmp.write_text(verdict_rst(verdicts, max_drop, profile_lines))
 
 
 def profile_lines(profile_paths: list) -> list[str]:
