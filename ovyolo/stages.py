@@ -173,6 +173,6 @@ def summarize(smk) -> None:
     profiles = list(smk.input.profiles)
     write_verdict(verdicts, ev["max_drop"], smk.output.verdict, smk.output.verdict_json, smk.output.verdict_rst,
                   profile_lines=profile_lines(profiles))
-    plots.plot_all(rows, _folder(smk.output.map))
+    plots.plot_all(rows, _folder(smk.output.map), ev["max_drop"])
     plots.plot_profiles(profiles, smk.output.profile)
     print(Path(smk.output.verdict).read_text())

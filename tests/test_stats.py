@@ -190,6 +190,28 @@ def test_shuffled_classes_give_a_large_drop_with_ci_excluding_zero(matched):
     assert paired_bootstrap(ref, bad, n=300, seed=0) == r
 
 
+def test_per_class_drop_finds_the_one_class_that_lost():
+    """Only class 1 loses its detections: its AP drop is large with a CI above 0; the other classes have exactly
+    0 [0, 0]; the per-class drops average to the mAP50-95 drop; the same resamples as paired_bootstrap."""
+    from ovyolo.measure.bootstrap import per_class_drop
+
+    preds, gts, sizes = make_data(21, n_img=200)
+    ref = matches_from_preds(preds, gts, sizes, NAMES)
+    hurt = [p[p[:, 5] != 1] for p in preds]
+    var = matches_from_preds(hurt, gts, sizes, NAMES)
+    rows = per_class_drop(ref, var, n=300, seed=0)
+    assert [r["class"] for r in rows] == [0, 1, 2]  # class 3 ('d') has no ground truth
+    by = {r["class"]: r for r in rows}
+    assert by[1]["var"] == 0.0 and by[1]["drop"] == by[1]["ref"] > 0.2 and by[1]["ci"][0] > 0.15
+    for k in (0, 2):
+        assert by[k]["drop"] == 0.0 and by[k]["ci"] == [0.0, 0.0]
+    whole = paired_bootstrap(ref, var, n=300, seed=0)["drop"]["mAP50_95"]
+    assert np.mean([r["drop"] for r in rows]) == pytest.approx(whole, abs=1e-12)
+    assert sum(r["gt"] for r in rows) == int(ref.gt.sum())
+    with pytest.raises(WorkflowError, match="same images"):
+        per_class_drop(ref, matches_from_preds(preds[:-1], gts[:-1], sizes[:-1], NAMES), n=10, seed=0)
+
+
 def test_matches_round_trip_through_npz(matched, tmp_path):
     ref, _, _ = matched
     save_matches(ref, tmp_path / "m.npz")

@@ -184,7 +184,7 @@ def test_summary_has_a_row_per_variant(run):
     verdict = (wd / "results/verdict.md").read_text()
     assert "## demo @ 192x320" in verdict and "Recommend " in verdict
     assert verdict.strip() in proc_text(run)  # printed at the end of the run
-    for name in ("latency_vs_map", "speedup", "rounds", "size", "map", "profile"):
+    for name in ("latency_vs_map", "drop", "speedup", "rounds", "size", "map", "profile"):
         assert (wd / f"results/plots/{name}.png").read_bytes()[:4] == b"\x89PNG"
     assert "## Where the time goes" in verdict and "openvino-int8" in verdict.split("## Where the time goes")[1]
     # the profile follows the config's profile section, and the verdict compares the INT8 IRs layer by layer

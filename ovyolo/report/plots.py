@@ -63,6 +63,42 @@ def _err(value, low, high):
     return [max(0.0, value - low) if low is not None else 0.0, max(0.0, high - value) if high is not None else 0.0]
 
 
+def _label_points(ax, pts: list[tuple[float, float]], names: list[str], min_gap: float = 11.0) -> None:
+    """Name every point with a label to its right, joined by a thin line; labels that would overlap (points at
+    nearly the same place) are pushed apart vertically, at least ``min_gap`` points, so none hides another."""
+    if not pts:
+        return
+    fig = ax.figure
+    fig.canvas.draw()  # transforms are final only after the limits are
+    to_px = ax.transData.transform
+    px = [to_px(p) for p in pts]
+    per_pt = fig.dpi / 72.0
+    order = sorted(range(len(pts)), key=lambda i: px[i][1])
+    placed: list[tuple[float, float]] = []  # (x, y) of placed labels, display pixels
+    ys = {}
+    for i in order:
+        x, y = px[i][0] + 14 * per_pt, px[i][1]
+        for px_, py_ in placed:
+            if abs(px_ - x) < 90 * per_pt and y - py_ < min_gap * per_pt:
+                y = py_ + min_gap * per_pt
+        placed.append((x, y))
+        ys[i] = y
+    for i, name in enumerate(names):
+        dy = (ys[i] - px[i][1]) / per_pt
+        ax.annotate(name, pts[i], xytext=(14, dy), textcoords="offset points", fontsize=6.5, va="center",
+                    arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "grey"}, zorder=10,
+                    bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
+
+
+def _plain_log_ticks(axis) -> None:
+    """Tick labels of a log axis as plain numbers (3, 5, 10) instead of 3x10^0."""
+    from matplotlib.ticker import FuncFormatter
+
+    fmt = FuncFormatter(lambda v, _: f"{v:g}")
+    axis.set_major_formatter(fmt)
+    axis.set_minor_formatter(fmt)
+
+
 def _latency_ci(row) -> tuple[float | None, float | None]:
     rm = row.get("round_medians_ms")
     if not rm:
@@ -71,8 +107,9 @@ def _latency_ci(row) -> tuple[float | None, float | None]:
     return ci["low"], ci["high"]
 
 
-def plot_all(table: list[dict], out_dir: str | Path) -> dict[str, Path]:
-    """latency_vs_map.png, speedup.png, rounds.png, size.png, map.png: one panel per model x shape, two per row."""
+def plot_all(table: list[dict], out_dir: str | Path, max_drop: float) -> dict[str, Path]:
+    """latency_vs_map.png, drop.png, speedup.png, rounds.png, size.png, map.png: one panel per model x shape, two
+    per row. ``max_drop``: the accuracy budget drawn on drop.png."""
     import numpy as np
 
     out_dir = Path(out_dir)
@@ -84,27 +121,54 @@ def plot_all(table: list[dict], out_dir: str | Path) -> dict[str, Path]:
     fig, axes = _figure(len(groups), "Latency vs accuracy: p50 with the CI of its round medians; mAP50-95 with its bootstrap CI")
     markers = "osD^vP*Xh<>"
     for ax, ((model, shape), rs) in zip(axes, groups):
-        pts = []
-        for i, r in enumerate(rs):
+        pts, names = [], []
+        drawn = [r for r in rs if r["latency_p50_ms"] is not None]
+        for i, r in enumerate(drawn):
             x, y = r["latency_p50_ms"], r["mAP50_95"]
-            if x is None:
-                continue
             lo, hi = _latency_ci(r)
-            # one marker and colour per variant, named in the legend: labels on the points would overlap where
-            # variants tie (fp32, fp16 and onnxruntime score alike)
+            # hollow markers, larger first: a marker at the same place as another stays visible around it
             ax.errorbar(x, y, xerr=np.array(_err(x, lo, hi))[:, None],
                         yerr=np.array(_err(y, r["mAP50_95_ci_low"], r["mAP50_95_ci_high"]))[:, None],
-                        fmt=markers[i % len(markers)], capsize=3, ms=6, label=r["variant"])
+                        fmt=markers[i % len(markers)], capsize=3, ms=13 - 6 * i / max(1, len(drawn) - 1),
+                        mfc="none", mew=1.6, elinewidth=0.8, alpha=0.9, zorder=2 + i)
             pts.append((x, y))
+            names.append(r["variant"])
         front = pareto(pts)
         if len(front) >= 2:
-            ax.plot([pts[i][0] for i in front], [pts[i][1] for i in front], "--", color="grey", label="Pareto front")
+            ax.plot([pts[i][0] for i in front], [pts[i][1] for i in front], "--", color="grey", lw=1.2,
+                    label="Pareto front", zorder=1)
         ax.set_xscale("log")  # torch can be 10x slower than INT8: a linear axis would squash the rest
-        ax.legend(fontsize=7, loc="best")
+        _label_points(ax, pts, names)
+        _plain_log_ticks(ax.xaxis)
+        if len(front) >= 2:  # the points are named on the plot; the legend holds only the line
+            ax.legend(fontsize=7, loc="lower right")
         ax.set(title=title(model, shape), xlabel="latency p50 [ms], log scale (lower is better)", ylabel="mAP50-95 (val)")
         ax.grid(alpha=0.3, which="both")
     paths["latency_vs_map"] = out_dir / "latency_vs_map.png"
     _save(fig, paths["latency_vs_map"])
+
+    fig, axes = _figure(len(groups), f"mAP50-95 drop against true f32, paired-bootstrap 95% CI, and the budget "
+                                     f"(evaluation.max_drop = {max_drop:g})")
+    for ax, ((model, shape), rs) in zip(axes, groups):
+        rs = [r for r in rs if r["mAP50_95_drop"] is not None and r["variant"] != variants.BASELINE]
+        y = np.arange(len(rs))[::-1]
+        for yi, r in zip(y, rs):
+            d, lo, hi = r["mAP50_95_drop"], r["mAP50_95_drop_ci_low"], r["mAP50_95_drop_ci_high"]
+            within = hi is not None and hi <= max_drop
+            ax.errorbar(d, yi, xerr=np.array(_err(d, lo, hi))[:, None], fmt="o", capsize=4,
+                        color="tab:green" if within else "tab:red")
+        ax.axvline(max_drop, color="tab:red", ls="--", lw=1, label=f"budget {max_drop:g}")
+        ax.axvline(0.0, color="grey", lw=0.8)
+        ax.set_yticks(y, [f"{r['variant']}\n{r['mAP50_95_drop']:.3f}" + (
+            f" [{r['mAP50_95_drop_ci_low']:.3f}, {r['mAP50_95_drop_ci_high']:.3f}]"
+            if r["mAP50_95_drop_ci_low"] is not None else "") for r in rs], fontsize=8)
+        ax.set_ylim(-0.7, len(rs) - 0.3)
+        ax.margins(x=0.1)
+        ax.legend(fontsize=7, loc="best")
+        ax.set(title=title(model, shape), xlabel="mAP50-95 drop vs true f32 (green: CI within the budget; red: not)")
+        ax.grid(alpha=0.3, axis="x")
+    paths["drop"] = out_dir / "drop.png"
+    _save(fig, paths["drop"])
 
     fig, axes = _figure(len(groups), "Speed-up over true-f32 OpenVINO: median of per-round ratios, whiskers = CI")
     for ax, ((model, shape), rs) in zip(axes, groups):

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from ovyolo import variants
-from ovyolo.measure.bootstrap import paired_bootstrap
+from ovyolo.measure.bootstrap import paired_bootstrap, per_class_drop
 from ovyolo.measure.scoring import load_matches
 from ovyolo.report.verdict import ship, verdict
 from ovyolo.shapes import hw_name, model_and_shape
@@ -94,7 +94,7 @@ def build(metrics: list, matches: list, benchmarks: list, shapes: list, calibrat
                 f"true f32 scores mAP50-95 {base_map:.3f} at {shape}: the model finds (almost) none of the val objects "
                 f"at this shape, so the mAP drops and the verdict's accuracy side mean nothing here; judge accuracy at "
                 "a shape the model was trained for")
-        rows, verdict_rows = [], []
+        rows, verdict_rows, per_class = [], [], {}
         for name in sorted(members, key=_rank):
             m, xpath, mpath = members[name]
             mine = load_matches(xpath)
@@ -139,6 +139,11 @@ def build(metrics: list, matches: list, benchmarks: list, shapes: list, calibrat
                 "round_medians_ms": lat.get("round_medians_ms"),
             }
             rows.append(row)
+            if boot is not None and name != BASELINE:
+                class_names = list(m.get("per_class") or {})
+                per_class[name] = [{**c, "name": class_names[c["class"]] if c["class"] < len(class_names)
+                                    else str(c["class"])}
+                                   for c in per_class_drop(base_matches, mine, n=n_boot, seed=seed)]
             if boot is not None and speed.get("median") is not None:
                 verdict_rows.append({
                     "variant": name, "label": row["label"],
@@ -165,7 +170,7 @@ def build(metrics: list, matches: list, benchmarks: list, shapes: list, calibrat
                          "ours_vs_incumbent": ours_vs_incumbent(members, n_boot, seed),
                          "throughput": [t for t in throughput if t],
                          "calibration_images": cal.get("count"), "val_images": rows[0]["val_images"] if rows else None,
-                         "verdict": v, "table": glance, "not_measured": dict(sorted(not_measured.get(key, {}).items(),
+                         "verdict": v, "table": glance, "per_class": per_class, "not_measured": dict(sorted(not_measured.get(key, {}).items(),
                                                                     key=lambda kv: variants.rank(kv[0]))),
                          "ship": ship(v["winner"], str(Path(members[v["winner"]][2]).parent.parent), data_of.get(model))
                          if v and v["winner"] in members else None})

@@ -253,6 +253,7 @@ def document(verdicts: list[dict], max_drop: float, profile_lines: list[str] | N
             blocks.append(("p", f"Ship: `{sh['bundle']}`. Run it on the val images (in the run's working directory): "
                                 f"`{sh['command']}`" + (f"; or with Ultralytics: `{sh['ultralytics']}`"
                                                         if sh.get("ultralytics") else "") + "."))
+        blocks += per_class_blocks(item)
         facts = []
         if item.get("shape_reason"):
             facts.append(f"Shape: {item['shape_reason']}.")
@@ -271,6 +272,30 @@ def document(verdicts: list[dict], max_drop: float, profile_lines: list[str] | N
         blocks += [("h2", "Where the time goes (OpenVINO per-op counters, results/{model}/{h}x{w}/profile.json)"),
                    ("bullets", list(profile_lines))]
     return blocks
+
+
+def per_class_blocks(item: dict) -> list[tuple]:
+    """The per-class AP50-95 drop table of one model x shape (paired bootstrap, the same resamples as the mAP
+    drop): for the recommended variant and our INT8 IRs, the class INT8 costs most is not hidden by the average."""
+    pc = item.get("per_class") or {}
+    v = item.get("verdict") or {}
+    shown = [n for n in dict.fromkeys([v.get("winner"), variants.OURS_INT8, variants.OURS_INT8_AC]) if n in pc]
+    if not shown:
+        return []
+    first = pc[shown[0]]
+    rows = []
+    for i, c in enumerate(first):
+        cells = [c["name"], str(c["gt"]), f"{c['ref']:.3f}"]
+        for n in shown:
+            d = pc[n][i]
+            ci = f" [{d['ci'][0]:.3f}, {d['ci'][1]:.3f}]" if d["ci"] else ""
+            cells.append(f"{d['drop']:.3f}{ci}")
+        rows.append(cells)
+    worst = max(((n, d) for n in shown for d in pc[n]), key=lambda nd: nd[1]["drop"])
+    note = (f"Per class, AP50-95 drop against true f32 with its 95% paired-bootstrap CI (the same resamples as the "
+            f"mAP drop; the mAP50-95 drop is the mean of these). Largest: {worst[1]['name']} in {worst[0]}, "
+            f"{worst[1]['drop']:.3f}.")
+    return [("p", note), ("table", ("class", "GT boxes", "true f32 AP50-95", *[f"{n} drop [CI]" for n in shown]), rows)]
 
 
 def _md(blocks: list[tuple]) -> str:

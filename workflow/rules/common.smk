@@ -213,7 +213,7 @@ def shape_model_files(wildcards):
     )
 
 
-PLOTS = ["latency_vs_map", "speedup", "rounds", "size", "map", "profile"]
+PLOTS = ["latency_vs_map", "drop", "speedup", "rounds", "size", "map", "profile"]
 
 
 def per_shape(name):

@@ -97,6 +97,12 @@ rule summarize:
             category="3. Comparison plots",
             labels={"plot": "latency vs mAP50-95"},
         ),
+        drop=report(
+            f"{RESULTS}/plots/drop.png",
+            caption="../report/drop.rst",
+            category="3. Comparison plots",
+            labels={"plot": "mAP50-95 drop vs the budget"},
+        ),
         speedup=report(
             f"{RESULTS}/plots/speedup.png",
             caption="../report/speedup.rst",
