@@ -262,9 +262,11 @@ def test_html_report_contains_the_plots(run, tmp_path):
     wd = copy_of(run, tmp_path)
     snakemake(wd, "--report", "report.html")
     html = (wd / "report.html").read_text(errors="replace")
-    for name in ("latency_vs_map.png", "speedup.png", "rounds.png", "size.png", "map.png", "summary.csv", "verdict.md"):
+    for name in ("latency_vs_map.png", "drop.png", "speedup.png", "rounds.png", "size.png", "map.png", "summary.csv",
+                 "verdict.md"):
         assert name in html
-    assert "This is the first thing to read" in html  # the report opens on the verdict
+    # the report opens on the verdict page: the recommendation, the table, how it decides
+    assert "How the verdict decides" in html and "speed-up [CI]" in html and ": deploy " in html
     assert "gallery.png" in html  # val images, FP32 vs INT8 detections side by side
 
 

@@ -265,8 +265,10 @@ def document(verdicts: list[dict], max_drop: float, profile_lines: list[str] | N
             facts.append(f"{ovi['ours']} minus {ovi['incumbent']}, mAP50-95: {ovi['mAP50_95_diff']:+.4f} "
                          f"[{ovi['ci'][0]:+.4f}, {ovi['ci'][1]:+.4f}] ({100 * ovi['level']:.0f}% paired bootstrap "
                          f"over the {ovi['images']} val images; positive = ours more accurate).")
-        facts += [f"Requested but not measured: {name}: {why}" for name, why in (item.get("not_measured") or {}).items()]
         blocks.append(("bullets", facts))
+        if item.get("not_measured"):
+            blocks += [("p", "Requested but not measured:"),
+                       ("bullets", [f"{name}: {why}" for name, why in item["not_measured"].items()])]
     blocks += [("h2", "How the verdict decides"), ("p", RULE.format(max_drop=max_drop))]
     if profile_lines:
         blocks += [("h2", "Where the time goes (OpenVINO per-op counters, results/{model}/{h}x{w}/profile.json)"),
