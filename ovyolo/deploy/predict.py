@@ -31,22 +31,31 @@ class Detector:
     conf: float
     iou: float
     properties: dict = field(default_factory=dict)
+    compiled: object = None
     _request: object = None
 
     def raw(self, tensor: np.ndarray) -> np.ndarray:
+        if self._request is None:
+            self._request = self.compiled.create_infer_request()
         self._request.infer({0: tensor}, share_inputs=True)
         return self._request.get_output_tensor(0).data.copy()
 
-    def detect(self, image_rgb: np.ndarray, conf: float | None = None, iou: float | None = None) -> np.ndarray:
-        """(M, 6) ``x1, y1, x2, y2, score, cls`` in the original image's pixels."""
-        from ovyolo.data.letterbox import letterbox, to_tensor
+    def decode(self, raw: np.ndarray, geo, conf: float | None = None, iou: float | None = None) -> np.ndarray:
+        """One image's raw output -> (M, 6) ``x1, y1, x2, y2, score, cls`` in the original image's pixels (``geo``:
+        its letterbox geometry): :func:`ovyolo.measure.evaluate.nms`, best class per box, as the predictor."""
         from ovyolo.measure.evaluate import nms
 
-        canvas, geo = letterbox(image_rgb, self.hw)
-        det = nms(self.raw(to_tensor(canvas)), self.layout, len(self.names),
-                  conf=self.conf if conf is None else conf, iou=self.iou if iou is None else iou, multi_label=False)
+        det = nms(raw, self.layout, len(self.names), conf=self.conf if conf is None else conf,
+                  iou=self.iou if iou is None else iou, multi_label=False)
         det[:, :4] = geo.boxes_to_source(det[:, :4])
         return det
+
+    def detect(self, image_rgb: np.ndarray, conf: float | None = None, iou: float | None = None) -> np.ndarray:
+        """(M, 6) ``x1, y1, x2, y2, score, cls`` in the original image's pixels, one synchronous request."""
+        from ovyolo.data.letterbox import letterbox, to_tensor
+
+        canvas, geo = letterbox(image_rgb, self.hw)
+        return self.decode(self.raw(to_tensor(canvas)), geo, conf, iou)
 
 
 def output_layout(info: dict, meta: dict, out_shape, nc: int, where) -> str:
@@ -72,8 +81,9 @@ def output_layout(info: dict, meta: dict, out_shape, nc: int, where) -> str:
 
 
 def load(path: str | Path, *, threads: int | None = None, precision_hint: str = "f32",
-         conf: float | None = None, iou: float | None = None) -> Detector:
-    """Compile a bundle / IR folder / .xml on CPU (``INFERENCE_PRECISION_HINT`` f32 by default: true FP32)."""
+         conf: float | None = None, iou: float | None = None, performance_hint: str = "LATENCY") -> Detector:
+    """Compile a bundle / IR folder / .xml on CPU (``INFERENCE_PRECISION_HINT`` f32 by default: true FP32;
+    ``PERFORMANCE_HINT`` LATENCY for one request at a time, THROUGHPUT for :class:`ovyolo.deploy.pipeline.Pipeline`)."""
     import os
 
     import openvino as ov
@@ -101,12 +111,11 @@ def load(path: str | Path, *, threads: int | None = None, precision_hint: str = 
     out_shape = [d.get_length() for d in model.outputs[0].get_partial_shape()]
     layout = output_layout(info, meta, out_shape, len(names), xml)
     threads = int(threads or os.environ.get("OVYOLO_THREADS") or os.cpu_count() or 1)
-    compiled = core.compile_model(model, DEVICE, openvino_config(threads, precision_hint, "LATENCY"))
+    compiled = core.compile_model(model, DEVICE, openvino_config(threads, precision_hint, performance_hint))
     det = Detector(xml, (dims[2], dims[3]), list(names), layout,
                    float(conf if conf is not None else info.get("confidence_threshold", PREDICT_CONF)),
                    float(iou if iou is not None else info.get("iou_threshold", PREDICT_IOU)),
-                   {"requested_precision_hint": precision_hint, **openvino_properties(compiled)})
-    det._request = compiled.create_infer_request()
+                   {"requested_precision_hint": precision_hint, **openvino_properties(compiled)}, compiled)
     return det
 
 
