@@ -190,6 +190,8 @@ class Pipeline:
                  keep_images: bool = False, progress: bool | None = None):
         if detector.compiled is None:
             raise WorkflowError("the pipeline needs a compiled detector (ovyolo.deploy.predict.load)")
+        import torchvision  # noqa: F401 - the NMS's import (seconds) is paid here, not in the first image's timing
+
         self.detector = detector
         optimal = int(detector.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         self.requests = max(1, int(requests or optimal))
