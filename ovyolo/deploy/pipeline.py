@@ -60,13 +60,14 @@ class Source:
             cap.release()
 
     def frames(self) -> Iterator[tuple[str, np.ndarray | None]]:
-        """``(name, RGB frame)`` one at a time; an unreadable image yields ``(name, None)`` (logged)."""
-        from ovyolo.data.letterbox import read_rgb
+        """``(name, BGR frame)`` one at a time (cv2's order: no full-size channel swap; the pipeline swaps the
+        letterboxed canvas); an unreadable image yields ``(name, None)`` (logged)."""
+        from ovyolo.data.letterbox import read_bgr
 
         if self.kind == "images":
             for path in self.paths:
                 try:
-                    yield str(path), read_rgb(path)
+                    yield str(path), read_bgr(path)
                 except ValueError as exc:
                     log.warning("skipping unreadable image: %s", exc)
                     yield str(path), None
@@ -82,7 +83,7 @@ class Source:
                 ok, bgr = cap.read()
                 if not ok:
                     return
-                yield f"{self.video}#{i}", cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                yield f"{self.video}#{i}", bgr
                 i += 1
         finally:
             cap.release()
@@ -201,7 +202,9 @@ class Pipeline:
         self.stats = Stats(requests=self.requests)
 
     # -- the reader thread --------------------------------------------------------------------------------------------
-    def _read(self, frames: Iterable, out: queue.Queue, stop: threading.Event) -> None:
+    def _read(self, frames: Iterable, bgr: bool, out: queue.Queue, stop: threading.Event) -> None:
+        import cv2
+
         from ovyolo.data.letterbox import letterbox, to_tensor
 
         st = self.stats
@@ -221,19 +224,20 @@ class Pipeline:
             while not stop.is_set():
                 w0, c0 = time.perf_counter(), time.thread_time()
                 try:
-                    name, rgb = next(it)
+                    name, image = next(it)
                 except StopIteration:
                     break
                 w1, c1 = time.perf_counter(), time.thread_time()
                 item = _Item(index, str(name))
                 index += 1
-                if rgb is None:
+                if image is None:
                     item.error = "unreadable"
                 else:
-                    item.height, item.width = int(rgb.shape[0]), int(rgb.shape[1])
-                    canvas, item.geo = letterbox(rgb, self.detector.hw)
-                    item.tensor = to_tensor(canvas)
-                    item.image = rgb if self.keep_images else None
+                    item.height, item.width = int(image.shape[0]), int(image.shape[1])
+                    canvas, item.geo = letterbox(image, self.detector.hw)  # per channel: the order does not matter
+                    item.tensor = to_tensor(canvas, bgr=bgr)
+                    if self.keep_images:
+                        item.image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if bgr else image
                 w2, c2 = time.perf_counter(), time.thread_time()
                 st.decode_s += w1 - w0
                 st.decode_cpu_s += c1 - c0
@@ -272,11 +276,14 @@ class Pipeline:
         return Result(item.index, item.name, item.height, item.width, det, item.image)
 
     def run(self, source: str | Path | Source | Iterable) -> Iterator[Result]:
-        """Detections for every frame of ``source``, in its order (a generator: consume it to run the pipeline)."""
+        """Detections for every frame of ``source``, in its order (a generator: consume it to run the pipeline).
+        ``source``: a path or glob (:func:`open_source`), a :class:`Source`, or an iterable of ``(name, HxWx3 uint8
+        RGB)`` pairs."""
         import openvino as ov
 
         src = open_source(source) if isinstance(source, (str, Path)) else source
-        frames = src.frames() if isinstance(src, Source) else src
+        bgr = isinstance(src, Source)
+        frames = src.frames() if bgr else src
         total = None
         if self.progress is not False:
             try:
@@ -295,7 +302,7 @@ class Pipeline:
         infer_queue.set_callback(self._done)
         q: queue.Queue = queue.Queue(maxsize=self.prefetch)
         stop = threading.Event()
-        reader = threading.Thread(target=self._read, args=(frames, q, stop), name="ovyolo-reader", daemon=True)
+        reader = threading.Thread(target=self._read, args=(frames, bgr, q, stop), name="ovyolo-reader", daemon=True)
         pending: deque[_Item] = deque()
         w0, c0 = time.perf_counter(), time.process_time()
         reader.start()

@@ -134,7 +134,7 @@ def draw(image_rgb: np.ndarray, det: np.ndarray, names: list[str]) -> np.ndarray
     """The image (BGR, for cv2.imwrite) with boxes and 'label score' drawn."""
     import cv2
 
-    out = np.ascontiguousarray(image_rgb[..., ::-1])
+    out = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)  # a copy; ~4x faster than numpy's [..., ::-1]
     for x1, y1, x2, y2, score, cls in det:
         c = int(cls)
         color = tuple(int(v) for v in np.random.default_rng(c).integers(64, 256, 3))
