@@ -36,7 +36,9 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv"}
-PIPELINE_HINT = "THROUGHPUT"  # measured faster than LATENCY + requests (experiments/pipeline_bench.py)
+# THROUGHPUT (2 streams here) over LATENCY + as many requests: 1.27x [0.80, 1.43] img/s and 8.4 vs 11.4 core-ms per
+# image (experiments/pipeline_bench.py, 2 vCPUs, loaded VM): not a win by the CI, but never measured slower and cheaper
+PIPELINE_HINT = "THROUGHPUT"
 PROGRESS_MIN = 100  # a progress bar (on a tty) for sources at least this long
 
 
