@@ -205,3 +205,25 @@ def test_predict_streams_json_lines_and_draws_only_when_asked(int8, demo_images,
     assert {p.name for p in (tmp_path / "drawn").glob("*.jpg")} == {Path(p).name for p in demo_images[:3]}
     predict(fast.xml, folder, tmp_path / "plain", threads=2, draw_images=False)
     assert not list((tmp_path / "plain").glob("*.jpg"))
+
+
+def test_stopping_early_stops_the_reader(int8, demo_images):
+    """A consumer that stops after 3 of 96 images: the reader thread ends, nothing is left running."""
+    import threading
+
+    from ovyolo.deploy.pipeline import Pipeline
+
+    _, fast = int8
+    pipe = Pipeline(fast, prefetch=2)
+    run = pipe.run(iter([(str(p), None) for p in demo_images[:1]] + [(str(p), _rgb(p)) for p in demo_images[1:]]))
+    got = [next(run) for _ in range(3)]
+    run.close()
+    assert [r.index for r in got] == [0, 1, 2] and got[0].error and got[1].error is None
+    assert not [t for t in threading.enumerate() if t.name == "ovyolo-reader"]
+    assert pipe.stats.images + pipe.stats.skipped == 3
+
+
+def _rgb(path):
+    from ovyolo.data.letterbox import read_rgb
+
+    return read_rgb(path)
