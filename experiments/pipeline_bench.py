@@ -46,6 +46,34 @@ def load_avg() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
 
 
+def matched(a: np.ndarray, b: np.ndarray, thr: float) -> int:
+    """Rows of ``a`` (x1, y1, x2, y2, score, cls) with a distinct same-class row of ``b`` at IoU >= thr (greedy)."""
+    if not len(a) or not len(b):
+        return 0
+    lt, rb = np.maximum(a[:, None, :2], b[None, :, :2]), np.minimum(a[:, None, 2:4], b[None, :, 2:4])
+    inter = np.clip(rb - lt, 0, None).prod(-1)
+    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
+    ious = inter / (area(a)[:, None] + area(b)[None, :] - inter + 1e-9) * (a[:, None, 5] == b[None, :, 5])
+    used, n = np.zeros(len(b), bool), 0
+    for i in np.argsort(-a[:, 4], kind="stable"):
+        cand = np.where(used, -1.0, ious[i])
+        j = int(np.argmax(cand))
+        if cand[j] >= thr:
+            used[j], n = True, n + 1
+    return n
+
+
+def agreement(exact, approx) -> dict:
+    """How many of the exact path's detections the reduced-decoding path finds (same class, IoU >= 0.9 / 0.5)."""
+    n = sum(len(r.det) for r in exact)
+    out = {"exact_detections": n, "approx_detections": sum(len(r.det) for r in approx)}
+    for thr in (0.9, 0.5):
+        m = sum(matched(e.det, a.det, thr) for e, a in zip(exact, approx))
+        out[f"matched_iou_{thr}"] = m
+        out[f"matched_share_iou_{thr}"] = m / n if n else None
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("bundle", type=Path, help="an INT8 bundle folder (bundle.json + model_openvino_model/)")
@@ -90,11 +118,13 @@ def main(argv=None) -> int:
     one = load(args.bundle, threads=args.threads)
     pipe = Pipeline(fast)
     pipe_lat = Pipeline(lat, requests=pipe.requests)
+    pipe_red = Pipeline(fast, reduced_decode=True)
     yolo = YOLO(str(args.bundle / ULTRALYTICS_DIR), task="detect")
     tensors = [to_tensor(letterbox(read_rgb(f), hw)[0]) for f in files]
     ir_queue = ov.AsyncInferQueue(fast.compiled, pipe.requests)
 
-    splits: dict[str, list[dict]] = {"ours": [], "ours_latency": [], "ultralytics_loop": [], "ultralytics_folder": []}
+    splits: dict[str, list[dict]] = {"ours": [], "ours_latency": [], "ours_reduced_decode": [], "ultralytics_loop": [],
+                                     "ultralytics_folder": []}
 
     def ours():
         sum(len(r.det) for r in pipe.run(folder))
@@ -103,6 +133,10 @@ def main(argv=None) -> int:
     def ours_latency():
         sum(len(r.det) for r in pipe_lat.run(folder))
         splits["ours_latency"].append(pipe_lat.stats.per_image_ms())
+
+    def ours_reduced_decode():
+        sum(len(r.det) for r in pipe_red.run(folder))
+        splits["ours_reduced_decode"].append(pipe_red.stats.per_image_ms())
 
     def ours_sequential():
         for f in files:
@@ -130,7 +164,8 @@ def main(argv=None) -> int:
         assert len(res) == n
         speed_split(res, time.perf_counter() - t0, "ultralytics_folder")
 
-    contenders = {"ours": ours, "ours_latency": ours_latency, "ours_sequential": ours_sequential,
+    contenders = {"ours": ours, "ours_latency": ours_latency, "ours_reduced_decode": ours_reduced_decode,
+                  "ours_sequential": ours_sequential,
                   "ultralytics_loop": ultralytics_loop, "ultralytics_folder": ultralytics_folder,
                   "ir_alone": ir_alone}
     for fn in contenders.values():  # warm-up: compile caches, Ultralytics' predictor set-up, torch import
@@ -183,6 +218,8 @@ def main(argv=None) -> int:
         "ours_over_ours_sequential": ratio_ci(wall["ours_sequential"], wall["ours"]),
         "ours_throughput_over_latency_hint": ratio_ci(wall["ours_latency"], wall["ours"]),
         "ours_over_ir_alone": ratio_ci(wall["ir_alone"], wall["ours"]),
+        "reduced_decode_over_ours": ratio_ci(wall["ours"], wall["ours_reduced_decode"]),
+        "reduced_decode_agreement": agreement(list(pipe.run(folder)), list(pipe_red.run(folder))),
         "time_split_ms_per_image": {k: mean_split(v) for k, v in splits.items()},
     }
     s = out["time_split_ms_per_image"]["ours"]

@@ -227,3 +227,24 @@ def _rgb(path):
     from ovyolo.data.letterbox import read_rgb
 
     return read_rgb(path)
+
+
+def test_reduced_decoding_is_an_approximation_in_full_image_pixels(int8, demo_images, tmp_path):
+    """reduced_decode=True (JPEGs decoded at 1/2 scale for the 160x256 letterbox of 360x640 frames): records keep the
+    full image's size and boxes; >= 95% of the exact path's detections matched within IoU 0.9 (the trained demo:
+    all of them when measured)."""
+    from ovyolo.deploy.pipeline import Pipeline, read_reduced
+
+    _, fast = int8
+    im, full = read_reduced(Path(demo_images[0]), fast.hw)
+    assert im.shape[:2] == (180, 320) and full == (360, 640)
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for p in demo_images[:40]:
+        (folder / f"{Path(p).parent.name}_{Path(p).name}").symlink_to(p)
+    exact = list(Pipeline(fast).run(folder))
+    approx = list(Pipeline(fast, reduced_decode=True).run(folder))
+    assert [(r.name, r.height, r.width) for r in exact] == [(r.name, r.height, r.width) for r in approx]
+    n = sum(len(r.det) for r in exact)
+    assert n >= 40
+    assert sum(matched(e.det, a.det, 0.9) for e, a in zip(exact, approx)) >= 0.95 * n

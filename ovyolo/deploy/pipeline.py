@@ -61,14 +61,19 @@ class Source:
         finally:
             cap.release()
 
-    def frames(self) -> Iterator[tuple[str, np.ndarray | None]]:
+    def frames(self, reduce_for: tuple[int, int] | None = None) -> Iterator[tuple]:
         """``(name, BGR frame)`` one at a time (cv2's order: no full-size channel swap; the pipeline swaps the
-        letterboxed canvas); an unreadable image yields ``(name, None)`` (logged)."""
+        letterboxed canvas); an unreadable image yields ``(name, None)`` (logged). ``reduce_for`` = (h, w): JPEGs
+        are decoded at 1/2, 1/4 or 1/8 scale where that still covers an h x w letterbox (:func:`read_reduced`),
+        yielded as ``(name, frame, (H, W) of the full image)``: an approximation, not the exact path."""
         from ovyolo.data.letterbox import read_bgr
 
         if self.kind == "images":
             for path in self.paths:
                 try:
+                    if reduce_for is not None and path.suffix.lower() in (".jpg", ".jpeg"):
+                        yield (str(path), *read_reduced(path, reduce_for))
+                        continue
                     yield str(path), read_bgr(path)
                 except ValueError as exc:
                     log.warning("skipping unreadable image: %s", exc)
@@ -89,6 +94,31 @@ class Source:
                 i += 1
         finally:
             cap.release()
+
+
+def read_reduced(path: Path, hw: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    """A JPEG decoded by libjpeg at the smallest of 1/8, 1/4, 1/2 scale that is still no smaller than its letterbox
+    at ``hw`` (else full size), BGR, and the full image's (H, W) (from the header, EXIF orientation applied)."""
+    import cv2
+    from PIL import Image
+
+    from ovyolo.data.letterbox import read_bgr
+
+    try:
+        with Image.open(path) as im:
+            w0, h0 = im.size
+            if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # rotated by 90 degrees: cv2 applies it too
+                w0, h0 = h0, w0
+    except Exception:  # noqa: BLE001 - let the exact reader decide (and name the error)
+        return read_bgr(path), None
+    r = min(hw[0] / h0, hw[1] / w0)
+    for f, flag in ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4), (2, cv2.IMREAD_REDUCED_COLOR_2)):
+        if r * f <= 1.0:
+            im = cv2.imdecode(np.fromfile(str(path), np.uint8), flag)
+            if im is not None and im.dtype == np.uint8:
+                return im, (h0, w0)
+            break
+    return read_bgr(path), (h0, w0)
 
 
 def open_source(source: str | Path) -> Source:
@@ -170,6 +200,7 @@ class _Item:
     tensor: np.ndarray | None = None
     image: np.ndarray | None = None
     error: str | None = None
+    scale_back: tuple[float, float] | None = None  # (y, x): decoded at reduced scale -> full-image pixels
     raw: np.ndarray | None = None
     t0: float = 0.0
     infer_s: float = 0.0
@@ -185,12 +216,14 @@ class Pipeline:
     ``detector``: a :class:`ovyolo.deploy.predict.Detector` (:func:`ovyolo.deploy.predict.load`; compile it with
     ``performance_hint=PIPELINE_HINT`` for streams). ``requests``: infer requests in flight (default: the compiled
     model's ``OPTIMAL_NUMBER_OF_INFER_REQUESTS``); ``prefetch``: letterboxed images waiting in the queue (default 2 x
-    requests); ``keep_images``: hand each frame back in :attr:`Result.image` (to draw it); ``progress``: a tqdm bar
-    on stderr (None: only on a tty and for sources of at least ``PROGRESS_MIN`` images).
+    requests); ``keep_images``: hand each frame back in :attr:`Result.image` (to draw it; reduced when
+    ``reduced_decode``); ``progress``: a tqdm bar on stderr (None: only on a tty and for sources of at least
+    ``PROGRESS_MIN`` images); ``reduced_decode``: decode JPEG files at 1/2-1/8 scale when the letterbox is that much
+    smaller (:func:`read_reduced`; faster, approximate: the boxes move, see experiments/pipeline_bench.py).
     """
 
     def __init__(self, detector, *, requests: int | None = None, prefetch: int | None = None,
-                 keep_images: bool = False, progress: bool | None = None):
+                 keep_images: bool = False, progress: bool | None = None, reduced_decode: bool = False):
         if detector.compiled is None:
             raise WorkflowError("the pipeline needs a compiled detector (ovyolo.deploy.predict.load)")
         import torchvision  # noqa: F401 - the NMS's import (seconds) is paid here, not in the first image's timing
@@ -200,6 +233,7 @@ class Pipeline:
         self.requests = max(1, int(requests or optimal))
         self.prefetch = max(1, int(prefetch or 2 * self.requests))
         self.keep_images = keep_images
+        self.reduced_decode = reduced_decode
         self.progress = progress
         self.stats = Stats(requests=self.requests)
 
@@ -226,7 +260,7 @@ class Pipeline:
             while not stop.is_set():
                 w0, c0 = time.perf_counter(), time.thread_time()
                 try:
-                    name, image = next(it)
+                    name, image, *full = next(it)
                 except StopIteration:
                     break
                 w1, c1 = time.perf_counter(), time.thread_time()
@@ -236,6 +270,9 @@ class Pipeline:
                     item.error = "unreadable"
                 else:
                     item.height, item.width = int(image.shape[0]), int(image.shape[1])
+                    if full and full[0] is not None and tuple(full[0]) != (item.height, item.width):
+                        item.scale_back = (full[0][0] / item.height, full[0][1] / item.width)
+                        item.height, item.width = int(full[0][0]), int(full[0][1])
                     canvas, item.geo = letterbox(image, self.detector.hw)  # per channel: the order does not matter
                     item.tensor = to_tensor(canvas, bgr=bgr)
                     if self.keep_images:
@@ -271,6 +308,9 @@ class Pipeline:
             raise WorkflowError(f"{item.name}: {item.error}")
         w0, c0 = time.perf_counter(), time.thread_time()
         det = self.detector.decode(item.raw, item.geo)
+        if item.scale_back is not None:
+            det[:, [1, 3]] = (det[:, [1, 3]] * item.scale_back[0]).clip(0, item.height)
+            det[:, [0, 2]] = (det[:, [0, 2]] * item.scale_back[1]).clip(0, item.width)
         st.post_s += time.perf_counter() - w0
         st.post_cpu_s += time.thread_time() - c0
         st.infer_s += item.infer_s
@@ -285,7 +325,7 @@ class Pipeline:
 
         src = open_source(source) if isinstance(source, (str, Path)) else source
         bgr = isinstance(src, Source)
-        frames = src.frames() if bgr else src
+        frames = (src.frames(self.detector.hw if self.reduced_decode else None)) if bgr else src
         total = None
         if self.progress is not False:
             try:
