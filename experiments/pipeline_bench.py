@@ -9,8 +9,9 @@ Question (issue 21, part 1): end-to-end img/s from JPEG files on disk (decoding 
 Ultralytics' ``YOLO(<bundle>/model_openvino_model).predict`` on the same INT8 bundle and images, both its per-file
 loop and its folder source (``stream=True``); the faster of the two is the reference. Also timed: today's
 ``Detector.detect`` one image at a time (what ``python -m ovyolo predict`` did before the pipeline), the pipeline
-with ``PERFORMANCE_HINT=LATENCY`` (+ the same number of requests) and the IR alone through the same async queue on
-ready tensors (the inference ceiling). Every contender runs the whole image set once per round, in a rotated
+with ``PERFORMANCE_HINT=LATENCY`` (+ the same number of requests), the pipeline with ``reduced_decode=True`` (JPEGs
+decoded at 1/2-1/8 scale; its agreement with the exact path is measured too) and the IR alone through the same async
+queue on ready tensors (the inference ceiling). Every contender runs the whole image set once per round, in a rotated
 order, interleaved in one process (drift cancels in the per-round ratio); the speed-up is the median per-round
 ratio with its distribution-free CI (``ovyolo.measure.ci.ratio_ci``). The time split per image: ours from the
 pipeline's own counters (wall and thread-CPU ms of decode, preprocess, postprocess; inference = process CPU minus
@@ -20,7 +21,9 @@ Answer (2026-12-02, commit 9b9d6aa, the fresh-clone demo's INT8 bundle at 160x25
 AVX512-VNNI VM shared with another engineer's jobs, load 1.7-3.7): yes, ours 158 img/s against Ultralytics' faster
 (folder) source 123 img/s, 1.42x [1.26, 1.53] per round; 2.00x its per-file loop; the IR alone 286 img/s. Ours costs
 8.4 core-ms per image (decode 1.45, preprocess 0.50, inference ~5.6, postprocess 0.84): a 2-core ceiling of ~237
-img/s. Details: experiments/README.md ("Pipeline vs YOLO().predict"), experiments/results/pipeline_bench.json.
+img/s. Two more runs at load 4.5-7.4: 1.22x [1.02, 1.42] and 1.32x [1.08, 1.45] (commits 0cf95c3, b5de4bc); reduced
+decoding 1.12x [0.89, 1.30] over exact, 494 of 494 detections within IoU 0.9. Details: experiments/README.md
+("Pipeline vs YOLO().predict"), experiments/results/pipeline_bench*.json.
 """
 from __future__ import annotations
 
