@@ -89,6 +89,22 @@ def read_rgb(path: str | Path) -> np.ndarray:
     """
     import cv2
 
+    im, order = _read(path)
+    return cv2.cvtColor(im, cv2.COLOR_BGR2RGB) if order == "bgr" else im  # cvtColor: ~4x a numpy [..., ::-1] copy
+
+
+def read_bgr(path: str | Path) -> np.ndarray:
+    """:func:`read_rgb` with the channels in cv2's order (BGR): no channel swap of the full-size image; letterbox it
+    and swap in :func:`to_tensor` (``bgr=True``) for the same tensor."""
+    import cv2
+
+    im, order = _read(path)
+    return cv2.cvtColor(im, cv2.COLOR_RGB2BGR) if order == "rgb" else im
+
+
+def _read(path: str | Path) -> tuple[np.ndarray, str]:
+    import cv2
+
     try:
         buf = np.fromfile(str(path), np.uint8)
     except OSError as exc:
@@ -97,8 +113,8 @@ def read_rgb(path: str | Path) -> np.ndarray:
     if im is not None:
         if im.dtype == np.uint16:
             im = (im >> 8).astype(np.uint8)
-        return np.ascontiguousarray(im[..., ::-1])
-    return _read_rgb_pil(path)
+        return im, "bgr"
+    return _read_rgb_pil(path), "rgb"
 
 
 def _read_rgb_pil(path: str | Path) -> np.ndarray:
@@ -118,9 +134,10 @@ def _read_rgb_pil(path: str | Path) -> np.ndarray:
         raise ValueError(f"cannot read image {path}: {type(exc).__name__}: {exc}") from exc
 
 
-def to_tensor(canvas: np.ndarray) -> np.ndarray:
-    """HxWx3 uint8 RGB -> 1x3xHxW float32 in [0, 1], the network input."""
-    return np.ascontiguousarray(canvas.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
+def to_tensor(canvas: np.ndarray, bgr: bool = False) -> np.ndarray:
+    """HxWx3 uint8 RGB (``bgr``: BGR, swapped here) -> 1x3xHxW float32 RGB in [0, 1], the network input."""
+    chw = canvas.transpose(2, 0, 1)
+    return np.ascontiguousarray((chw[::-1] if bgr else chw)[None], dtype=np.float32) / 255.0
 
 
 def load_letterboxed(path: str | Path, dst_hw: tuple[int, int]) -> tuple[np.ndarray, Geometry]:
