@@ -127,3 +127,14 @@ def trained_irs(tmp_path_factory) -> dict:
     root = built_once(tmp_path_factory, "trained_irs", build)
     return {"demo": demo, "hw": HW, "onnx": root / "model.onnx", "fp32": root / "fp32" / "model.xml",
             "int8": root / "int8" / "model.xml", "int8_careless": root / "int8-careless" / "model.xml"}
+
+
+# Modules that take longest (real Snakemake runs, a Slurm cluster whose jobs mostly wait) go to the xdist workers
+# first (``--dist loadfile`` hands out files in collection order): their waits overlap with the rest of the suite
+# instead of finishing it alone.
+FIRST = ("test_slurm.py", "test_seed_case.py", "test_workflow_e2e.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(FIRST)))
