@@ -7,6 +7,7 @@ function that does the work; the logic and its tests live there.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 
@@ -130,6 +131,15 @@ def benchmark(smk) -> None:
                     out=smk.output[0])
 
 
+def pipeline_benchmark(smk) -> None:
+    from ovyolo.data.dataset import load_dataset
+    from ovyolo.measure.pipeline_bench import pipeline_benchmark as run
+
+    images = load_dataset(smk.input.data).images("val")[: smk.params.images]
+    run(smk.wildcards.model, _hw(smk), int8_bundle=smk.input.int8, fp32_bundle=smk.input.fp32, images=images,
+        threads=smk.threads, rounds=smk.params.rounds, out=smk.output[0])
+
+
 def profile(smk) -> None:
     from ovyolo.measure.profile import profile_shape
     from ovyolo.report.plots import plot_profiles
@@ -168,11 +178,13 @@ def summarize(smk) -> None:
     ev = smk.params.evaluation
     rows, verdicts = table.build(list(smk.input.metrics), list(smk.input.matches), list(smk.input.benchmarks),
                                  list(smk.input.shapes), list(smk.input.calibrations), max_drop=ev["max_drop"],
-                                 n_boot=ev["bootstrap"], seed=ev["seed"], profiles=list(smk.input.profiles))
+                                 n_boot=ev["bootstrap"], seed=ev["seed"], profiles=list(smk.input.profiles),
+                                 pipelines=list(smk.input.pipelines))
     table.write_csv(rows, smk.output.csv)
     profiles = list(smk.input.profiles)
     write_verdict(verdicts, ev["max_drop"], smk.output.verdict, smk.output.verdict_json, smk.output.verdict_rst,
                   profile_lines=profile_lines(profiles))
     plots.plot_all(rows, _folder(smk.output.map), ev["max_drop"])
     plots.plot_profiles(profiles, smk.output.profile)
+    plots.plot_pipelines([json.loads(Path(p).read_text()) for p in smk.input.pipelines], smk.output.pipeline)
     print(Path(smk.output.verdict).read_text())

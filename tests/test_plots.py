@@ -57,3 +57,40 @@ def test_every_point_is_named_and_no_label_covers_another(tmp_path, monkeypatch)
     assert colors == {"tab:green", "tab:red"}
     for f in figs:
         plt.close(f)
+
+
+def _pipeline_result(ultralytics=True):
+    def c(median, lo, hi):
+        return {"img_per_s": {"median": median, "low": lo, "high": hi}, "core_ms_per_image": 2000 / median,
+                "round_seconds": [32 / median] * 6}
+
+    contenders = {"ours-int8": c(181, 130, 208), "ours-fp32": c(88, 81, 128), "int8-ir-alone": c(275, 215, 389)}
+    if ultralytics:
+        contenders.update({"ultralytics-int8-folder": c(121, 95, 147), "ultralytics-int8-per-file": c(75, 60, 80)})
+    return {"model": "demo", "hw": [160, 256], "images": 32, "rounds": 6, "threads": 2, "contenders": contenders,
+            "ultralytics_reference": "ultralytics-int8-folder" if ultralytics else None,
+            "ours_over_ultralytics": {"ratio": 1.41, "ci": [1.16, 1.86]} if ultralytics else None,
+            "time_split_ms_per_image": {"ours-int8": {"decode_core_ms": 1.54, "pre_core_ms": 0.51,
+                                                      "infer_and_rest_core_ms": 5.51, "post_core_ms": 0.78}},
+            "not_measured": {} if ultralytics else {"ultralytics-int8-folder": "original YOLOv5 bundle",
+                                                    "ultralytics-int8-per-file": "original YOLOv5 bundle"}}
+
+
+def test_pipeline_line_and_plot(tmp_path, monkeypatch):
+    """The verdict's pipeline line states what was measured (ours, the IR alone, Ultralytics' faster source and the
+    per-round ratio, where our core-ms go), or why Ultralytics was not measured; the plot has a bar per contender."""
+    from ovyolo.measure.pipeline_bench import pipeline_line
+
+    line = pipeline_line(_pipeline_result())
+    assert line.startswith("Pipeline, 32 val image files to detections (6 interleaved rounds, 2 threads): your INT8 "
+                           "pipeline 181 img/s [130, 208] end to end (core-ms per image: decode 1.54, letterbox 0.51, "
+                           "inference 5.51, outputs 0.78), the INT8 IR alone 275 img/s [215, 389]")
+    assert line.endswith("folder source on the same bundle 121 img/s [95, 147]: ours 1.41x [1.16, 1.86] per round")
+    assert pipeline_line(_pipeline_result(False)).endswith("Ultralytics' predict not measured: original YOLOv5 bundle")
+    figs = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figs.append(fig))
+    plots.plot_pipelines([_pipeline_result(), _pipeline_result(False)], tmp_path / "p.png")
+    bars = [len(ax.patches) for ax in figs[0].axes if ax.get_visible()]
+    assert bars == [5, 3]
+    plots.plot_pipelines([], tmp_path / "none.png")  # no pipeline benchmark: a figure that says so
+    assert "no pipeline benchmark" in " ".join(t.get_text() for ax in figs[1].axes for t in ax.texts)

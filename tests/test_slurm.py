@@ -118,8 +118,8 @@ def test_every_job_ran_through_slurm(cluster, slurm_run):
         rules.setdefault(rule, []).append(job)
     assert {"demo_dataset", "demo_train", "discover_shape", "export_onnx", "convert", "calibration", "quantize",
             "validate", "summarize"} <= set(rules), sorted(rules)
-    bench_rules = [r for r in rules if r in ("benchmark", "benchmark_shape")]
-    assert bench_rules, sorted(rules)
+    bench_rules = [r for r in rules if r in ("benchmark", "benchmark_shape", "pipeline_benchmark")]
+    assert "benchmark" in bench_rules and "pipeline_benchmark" in bench_rules, sorted(rules)
     for rule, jobs in rules.items():
         for job in jobs:
             if rule in bench_rules:  # the target-hardware partition, a whole node to itself

@@ -191,6 +191,14 @@ def test_summary_has_a_row_per_variant(run):
     prof = json.loads((wd / "results/demo/192x320/profile.json").read_text())
     assert (prof["iterations_per_variant"], prof["rounds"], prof["images"]) == (6, 2, 2) == tuple(TINY["profile"].values())
     assert "openvino-int8 vs openvino-fp32, convolution by convolution" in verdict
+    # image files to detections: our pipeline (INT8, FP32), the IR alone, Ultralytics' predict on our INT8 bundle
+    pipe = json.loads((wd / "results/demo/192x320/pipeline.json").read_text())
+    assert set(pipe["contenders"]) == {"ours-int8", "ours-fp32", "int8-ir-alone", "ultralytics-int8-folder",
+                                       "ultralytics-int8-per-file"}
+    assert (pipe["images"], pipe["rounds"]) == (4, 2) == tuple(TINY["pipeline"].values())
+    assert all(len(c["round_seconds"]) == 2 and c["img_per_s"]["median"] > 0 for c in pipe["contenders"].values())
+    assert pipe["ultralytics_reference"] in ("ultralytics-int8-folder", "ultralytics-int8-per-file")
+    assert "- Pipeline, 4 val image files to detections (2 interleaved rounds" in verdict
     assert ("openvino-int8 vs ultralytics-int8, convolution by convolution" in verdict) == ("ultralytics-int8" in VARIANTS)
     # the paired CI of our INT8 minus Ultralytics' INT8 (same val images), in the verdict and verdict.json
     assert ("openvino-int8 minus ultralytics-int8, mAP50-95: " in verdict) == ("ultralytics-int8" in VARIANTS)
@@ -277,7 +285,8 @@ def test_calibration_size_reruns_only_calibration_and_quantize(run, tmp_path):
     jobs = planned_jobs(snakemake(wd, "-n", config=cfg))
     # calibration and quantize, and what measures the new INT8 model: never training, export or convert
     # (validate: openvino-int8 and, where measured, openvino-int8@bf16: the same INT8 IR under two precision hints)
-    assert jobs == {"calibration": 1, "quantize": 1, "validate": INT8_RUNS, "benchmark": 1, "profile": 1, "bundle": 1, "gallery": 1, "summarize": 1, "all": 1}, jobs
+    assert jobs == {"calibration": 1, "quantize": 1, "validate": INT8_RUNS, "benchmark": 1, "profile": 1, "bundle": 1,
+                    "gallery": 1, "pipeline_benchmark": 1, "summarize": 1, "all": 1}, jobs
 
 
 @pytest.mark.parametrize(
@@ -287,7 +296,10 @@ def test_calibration_size_reruns_only_calibration_and_quantize(run, tmp_path):
         ("evaluation", "iou", 0.6, {"validate": len(VARIANTS), "summarize": 1, "all": 1}),
         ("evaluation", "max_drop", 0.02, {"summarize": 1, "all": 1}),
         ("profile", "iterations", 5, {"profile": 1, "summarize": 1, "all": 1}),
-        ("quantization", "preset", "performance", {"quantize": 1, "validate": INT8_RUNS, "benchmark": 1, "profile": 1, "bundle": 1, "gallery": 1, "summarize": 1, "all": 1}),
+        ("quantization", "preset", "performance", {"quantize": 1, "validate": INT8_RUNS, "benchmark": 1, "profile": 1,
+                                                    "bundle": 1, "gallery": 1, "pipeline_benchmark": 1, "summarize": 1,
+                                                    "all": 1}),
+        ("pipeline", "rounds", 3, {"pipeline_benchmark": 1, "summarize": 1, "all": 1}),
     ],
 )
 def test_each_setting_reruns_only_what_it_affects(run, tmp_path, section, key, value, expected):

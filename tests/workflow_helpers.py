@@ -26,6 +26,7 @@ TINY = {
     "demo": {"train_images": 16, "val_images": 6, "train": {"epochs": 2, "batch": 8, "imgsz": 320}},
     "benchmark": {"warmup": 1, "rounds": 6, "seconds_per_round": 0.02, "min_iterations_per_round": 2, "images": 4},
     "profile": {"iterations": 6, "rounds": 2, "images": 2},
+    "pipeline": {"images": 4, "rounds": 2},
 }
 
 

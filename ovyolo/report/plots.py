@@ -259,3 +259,36 @@ def plot_profiles(profiles: list, path) -> Path:
     path = Path(path)
     _save(fig, path)
     return path
+
+
+def plot_pipelines(results: list[dict], path) -> Path:
+    """plots/pipeline.png: per model x shape, image files to detections in img/s per contender (median of the
+    interleaved rounds, whiskers = its CI), from each shape's pipeline.json; a note when there is none."""
+    import numpy as np
+
+    from ovyolo.measure.pipeline_bench import LABELS
+
+    fig, axes = _figure(max(1, len(results)), "Image files to detections, end to end (decoding included): img/s per "
+                                              "round, median and CI")
+    if not results:
+        axes[0].set_visible(True)
+        axes[0].axis("off")
+        axes[0].text(0.5, 0.5, "no pipeline benchmark in this run (pipeline.enabled: false, or no INT8 and FP32 "
+                               "bundles)", ha="center", va="center", wrap=True)
+    for ax, p in zip(axes, results):
+        names = [k for k in LABELS if k in p["contenders"]]
+        med = [p["contenders"][k]["img_per_s"]["median"] for k in names]
+        err = np.array([_err(p["contenders"][k]["img_per_s"]["median"], p["contenders"][k]["img_per_s"]["low"],
+                             p["contenders"][k]["img_per_s"]["high"]) for k in names]).T.reshape(2, -1)
+        y = np.arange(len(names))[::-1]
+        ours = [k.startswith("ours") for k in names]
+        bars = ax.barh(y, med, xerr=err, capsize=4, color=["tab:blue" if o else "tab:grey" for o in ours])
+        ax.bar_label(bars, fmt="%.0f", padding=14, fontsize=8)
+        ax.set_yticks(y, [LABELS[k] for k in names], fontsize=8)
+        ax.margins(x=0.2)
+        ax.set(title=f"{p['model']} @ {p['hw'][0]}x{p['hw'][1]} (h x w), {p['images']} files, {p['threads']} threads",
+               xlabel="images per second (higher is better)")
+        ax.grid(alpha=0.3, axis="x")
+    path = Path(path)
+    _save(fig, path)
+    return path

@@ -260,6 +260,8 @@ def document(verdicts: list[dict], max_drop: float, profile_lines: list[str] | N
         facts.append(f"Val images: {item.get('val_images')}; calibration images: {item.get('calibration_images')}.")
         facts += [f"WARNING: {w}" for w in item.get("warnings") or []]
         facts += [f"Throughput: {t}." for t in item.get("throughput") or []]
+        if item.get("pipeline"):
+            facts.append(item["pipeline"] + ".")
         ovi = item.get("ours_vs_incumbent")
         if ovi:
             facts.append(f"{ovi['ours']} minus {ovi['incumbent']}, mAP50-95: {ovi['mAP50_95_diff']:+.4f} "

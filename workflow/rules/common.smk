@@ -213,7 +213,16 @@ def shape_model_files(wildcards):
     )
 
 
-PLOTS = ["latency_vs_map", "drop", "speedup", "rounds", "size", "map", "profile"]
+PLOTS = [
+    "latency_vs_map",
+    "drop",
+    "speedup",
+    "rounds",
+    "size",
+    "map",
+    "pipeline",
+    "profile",
+]
 
 
 def per_shape(name):
@@ -232,6 +241,18 @@ def measured(name):
         for model in config["models"]
         for h, w in shapes_of(model)
         for v in variants_of(model)
+    ]
+
+
+def pipeline_files():
+    """pipeline.json of every model x shape whose variants ship both an INT8 and an FP32 bundle (config `pipeline`)."""
+    if not config["pipeline"]["enabled"]:
+        return []
+    return [
+        f"{RESULTS}/{model}/{h}x{w}/pipeline.json"
+        for model in config["models"]
+        for h, w in shapes_of(model)
+        if {"int8", "fp32"} <= {_variants.bundle_of(v) for v in variants_of(model)}
     ]
 
 

@@ -74,6 +74,7 @@ rule summarize:
         shapes=lambda wc: discoveries(),
         calibrations=lambda wc: per_shape("calibration/manifest.json"),
         profiles=lambda wc: per_shape("profile.json"),
+        pipelines=lambda wc: pipeline_files(),
         # the verdict names the recommended variant's bundle: every one it can recommend exists first
         bundles=lambda wc: shipped_bundles(),
     output:
@@ -126,6 +127,12 @@ rule summarize:
             caption="../report/map.rst",
             category="3. Comparison plots",
             labels={"plot": "mAP per variant"},
+        ),
+        pipeline=report(
+            f"{RESULTS}/plots/pipeline.png",
+            caption="../report/pipeline.rst",
+            category="3. Comparison plots",
+            labels={"plot": "image files to detections"},
         ),
         profile=report(
             f"{RESULTS}/plots/profile.png",
@@ -186,5 +193,30 @@ rule profile:
         rounds=config["profile"]["rounds"],
         images=config["profile"]["images"],
         bf16=lambda wc: bf16_setting(variants_of(wc.model)),
+    script:
+        "../scripts/stage.py"
+
+
+rule pipeline_benchmark:
+    """Image files to detections, end to end: our pipeline on the INT8 and FP32 bundles against Ultralytics'
+    YOLO(INT8 bundle).predict on the same files and the INT8 IR alone, interleaved in rounds in one process.
+    """
+    input:
+        int8=f"{RESULTS}/{{model}}/{{h}}x{{w}}/bundles/int8",
+        fp32=f"{RESULTS}/{{model}}/{{h}}x{{w}}/bundles/fp32",
+        data=data_yaml,
+    output:
+        f"{RESULTS}/{{model}}/{{h}}x{{w}}/pipeline.json",
+    log:
+        f"{LOGS}/{{model}}/{{h}}x{{w}}/pipeline_benchmark.log",
+    conda:
+        "../../envs/ovyolo.yaml"
+    threads: THREADS
+    resources:
+        # timed like the benchmark: alone
+        bench=100,
+    params:
+        images=config["pipeline"]["images"],
+        rounds=config["pipeline"]["rounds"],
     script:
         "../scripts/stage.py"
