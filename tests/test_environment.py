@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from workflow_helpers import MODEL_API_PIN
 
 pytestmark = pytest.mark.unit
 
@@ -33,7 +34,7 @@ def test_readme_commands_install_the_package_with_its_groups_and_ci_runs_the_tes
     assert len(commands) == 2, commands
     main, tests = commands
     assert "-e '.[yolov5]'" in main and f"--no-deps {YOLOV5_PIN}" in main and main.endswith("snakemake --cores 8")
-    assert "-e '.[yolov5,dev]'" in tests and f"--no-deps {YOLOV5_PIN}" in tests and "pytest" in tests
+    assert "-e '.[yolov5,dev]'" in tests and f"--no-deps {YOLOV5_PIN} {MODEL_API_PIN}" in tests and "pytest" in tests
     assert tests in (REPO / ".ci/run").read_text().splitlines()
 
 

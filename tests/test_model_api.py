@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from conftest import RUNNING_IN_CI, make_ultralytics_run
 from test_pipeline import matched
+from workflow_helpers import MODEL_API_PIN
 
 pytestmark = pytest.mark.component
 
-INSTALL = "pip install --no-deps openvino-model-api==0.4.7"
+INSTALL = f"pip install --no-deps {MODEL_API_PIN}"
 
 
 def model_api_model():

@@ -20,6 +20,10 @@ def guarded_env(workdir: Path) -> dict:
     env["OVYOLO_NETGUARD_LOG"] = str(workdir / "netguard.log")
     return env
 
+# OpenVINO Model API, installed with --no-deps by the README's test command (its opencv-python-headless would
+# replace our OpenCV): tests/test_model_api.py; tests/test_environment.py checks the command installs this pin
+MODEL_API_PIN = "openvino-model-api==0.4.7"
+
 TINY = {
     "models": {"demo": {"source": "demo", "data": "demo", "trust_checkpoint": True}},
     "calibration": {"size": 12},
