@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from ovyolo.report.verdict import per_class_blocks, to_markdown
+
 ISA = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8", "amx_bf16")
 
 
@@ -87,6 +89,11 @@ def page(results: str | Path = "results") -> str:
             lines += [f"- {name}: {why}" for name, why in item["not_measured"].items()]
         if item.get("ship"):
             lines += ["", f"Ship: `{item['ship']['bundle']}`: `{item['ship']['command']}`"]
+        if item.get("pipeline"):
+            lines += ["", item["pipeline"] + "."]
+        per_class = per_class_blocks(item)
+        if per_class:
+            lines += ["", to_markdown(per_class).rstrip()]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

@@ -302,7 +302,7 @@ def per_class_blocks(item: dict) -> list[tuple]:
     return [("p", note), ("table", ("class", "GT boxes", "true f32 AP50-95", *[f"{n} drop [CI]" for n in shown]), rows)]
 
 
-def _md(blocks: list[tuple]) -> str:
+def to_markdown(blocks: list[tuple]) -> str:
     out = []
     for b in blocks:
         if b[0] == "h1":
@@ -365,7 +365,7 @@ def _rst(blocks: list[tuple], css: str | None = None) -> str:
 
 def verdict_text(verdicts: list[dict], max_drop: float, profile_lines: list[str] | None = None) -> str:
     """The verdict as Markdown (results/verdict.md, printed at the end of the run): :func:`document`."""
-    return _md(document(verdicts, max_drop, profile_lines))
+    return to_markdown(document(verdicts, max_drop, profile_lines))
 
 
 def verdict_rst(verdicts: list[dict], max_drop: float, profile_lines: list[str] | None = None) -> str:
