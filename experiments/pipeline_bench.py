@@ -41,29 +41,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from ovyolo import offline  # noqa: E402
+from ovyolo.report.gallery import matched  # noqa: E402
 
 offline.prepare()  # offline environment before Ultralytics / OpenVINO are imported
 
 
 def load_avg() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
-
-
-def matched(a: np.ndarray, b: np.ndarray, thr: float) -> int:
-    """Rows of ``a`` (x1, y1, x2, y2, score, cls) with a distinct same-class row of ``b`` at IoU >= thr (greedy)."""
-    if not len(a) or not len(b):
-        return 0
-    lt, rb = np.maximum(a[:, None, :2], b[None, :, :2]), np.minimum(a[:, None, 2:4], b[None, :, 2:4])
-    inter = np.clip(rb - lt, 0, None).prod(-1)
-    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
-    ious = inter / (area(a)[:, None] + area(b)[None, :] - inter + 1e-9) * (a[:, None, 5] == b[None, :, 5])
-    used, n = np.zeros(len(b), bool), 0
-    for i in np.argsort(-a[:, 4], kind="stable"):
-        cand = np.where(used, -1.0, ious[i])
-        j = int(np.argmax(cand))
-        if cand[j] >= thr:
-            used[j], n = True, n + 1
-    return n
 
 
 def agreement(exact, approx) -> dict:

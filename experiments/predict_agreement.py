@@ -24,26 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from ovyolo import offline  # noqa: E402
+from ovyolo.report.gallery import matched  # noqa: E402
 
 offline.prepare()  # offline environment before Ultralytics is imported
-
-
-def matched(a: np.ndarray, b: np.ndarray, iou_thr: float) -> int:
-    """How many rows of ``a`` (x1, y1, x2, y2, score, cls) have a distinct same-class partner in ``b`` with IoU >=
-    ``iou_thr`` (greedy, ``a``'s best scores first)."""
-    from ovyolo.report.gallery import _iou
-
-    if not len(a) or not len(b):
-        return 0
-    ious = _iou(a[:, :4], b[:, :4]) * (a[:, None, 5] == b[None, :, 5])
-    used, n = np.zeros(len(b), bool), 0
-    for i in np.argsort(-a[:, 4], kind="stable"):
-        cand = np.where(used, -1.0, ious[i])
-        j = int(np.argmax(cand))
-        if cand[j] >= iou_thr:
-            used[j] = True
-            n += 1
-    return n
 
 
 def ultralytics_precision(autobackend) -> str | None:

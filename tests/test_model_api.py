@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import RUNNING_IN_CI, make_ultralytics_run
-from test_pipeline import matched
 from workflow_helpers import MODEL_API_PIN
+
+from ovyolo.report.gallery import matched
 
 pytestmark = pytest.mark.component
 

@@ -8,35 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ovyolo.report.gallery import matched
+
 pytestmark = pytest.mark.component
 
 
 def rss_mb() -> float:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) IoU of xyxy boxes."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:4], b[None, :, 2:4])
-    inter = np.clip(rb - lt, 0, None).prod(-1)
-    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
-    return inter / (area(a)[:, None] + area(b)[None, :] - inter + 1e-9)
-
-
-def matched(ref: np.ndarray, got: np.ndarray, thr: float) -> int:
-    """How many rows of ``ref`` have a distinct same-class row in ``got`` with IoU >= thr (greedy, best score first)."""
-    if not len(ref) or not len(got):
-        return 0
-    ious = iou(ref[:, :4], got[:, :4]) * (ref[:, None, 5] == got[None, :, 5])
-    used, n = np.zeros(len(got), bool), 0
-    for i in np.argsort(-ref[:, 4], kind="stable"):
-        cand = np.where(used, -1.0, ious[i])
-        j = int(np.argmax(cand))
-        if cand[j] >= thr:
-            used[j], n = True, n + 1
-    return n
 
 
 @pytest.fixture(scope="module")

@@ -18,22 +18,26 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-9)
 
 
-def disagreement(ref: np.ndarray, det: np.ndarray, iou_thr: float = 0.5) -> float:
-    """Share of boxes (of both sets) without a same-class partner at IoU >= ``iou_thr`` in the other set (greedy,
-    by score): 0 when two variants find the same objects, 1 when they share none."""
-    n = len(ref) + len(det)
-    if n == 0:
-        return 0.0
+def matched(ref: np.ndarray, det: np.ndarray, iou_thr: float) -> int:
+    """How many boxes of ``ref`` (rows x1, y1, x2, y2, score, class) have a distinct same-class partner in ``det``
+    at IoU >= ``iou_thr`` (greedy, best score first)."""
     if not len(ref) or not len(det):
-        return 1.0
+        return 0
     ious = _iou(ref[:, :4], det[:, :4]) * (ref[:, None, 5] == det[None, :, 5])
-    used, matched = set(), 0
-    for i in np.argsort(-ref[:, 4]):
-        j = int(np.argmax(np.where([k in used for k in range(len(det))], -1, ious[i])))
-        if ious[i, j] >= iou_thr and j not in used:
-            used.add(j)
-            matched += 1
-    return 1.0 - 2 * matched / n
+    used, n = np.zeros(len(det), bool), 0
+    for i in np.argsort(-ref[:, 4], kind="stable"):
+        cand = np.where(used, -1.0, ious[i])
+        j = int(np.argmax(cand))
+        if cand[j] >= iou_thr:
+            used[j], n = True, n + 1
+    return n
+
+
+def disagreement(ref: np.ndarray, det: np.ndarray, iou_thr: float = 0.5) -> float:
+    """Share of boxes (of both sets) without a same-class partner at IoU >= ``iou_thr`` in the other set
+    (:func:`matched`): 0 when two variants find the same objects, 1 when they share none."""
+    n = len(ref) + len(det)
+    return 0.0 if n == 0 else 1.0 - 2 * matched(ref, det, iou_thr) / n
 
 
 def build(irs: dict[str, str | Path], images: list[Path], out_png: str | Path, *, baseline: str = variants.BASELINE,
