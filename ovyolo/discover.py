@@ -72,6 +72,8 @@ def discover_model(name: str, info, data_yaml: str | Path, settings: dict, out: 
     except WorkflowError as exc:  # name the model whose setting it is
         raise WorkflowError(f"models.{name}: {exc}") from None
     record.update({"model": name, "source": str(info.weights), "family": info.family, "weights": str(info.weights),
+                   # a static ONNX exists at this one shape only (no square comparison: ovyolo.measure.square)
+                   "static_onnx_hw": list(info.onnx_hw) if info.onnx_hw else None,
                    "names": info.names, "data": str(data_yaml)})
     write_json(out, record)
     return record

@@ -140,6 +140,17 @@ def pipeline_benchmark(smk) -> None:
         threads=smk.threads, rounds=smk.params.rounds, out=smk.output[0])
 
 
+def compare_square(smk) -> None:
+    from ovyolo.measure.square import KINDS, PRECISIONS, contender
+    from ovyolo.measure.square import compare_square as run
+
+    names = [(k, p) for k in KINDS for p in PRECISIONS]
+    p = smk.params
+    run(smk.wildcards.model, _hw(smk), irs={contender(k, q): smk.input[f"{k}_{q}_xml"] for k, q in names},
+        matches={contender(k, q): smk.input[f"{k}_{q}_matches"] for k, q in names}, data_yaml=smk.input.data,
+        threads=smk.threads, settings=p.settings, n_boot=p.bootstrap, seed=p.seed, out=smk.output[0])
+
+
 def profile(smk) -> None:
     from ovyolo.measure.profile import profile_shape
     from ovyolo.report.plots import plot_profiles
@@ -179,7 +190,7 @@ def summarize(smk) -> None:
     rows, verdicts = table.build(list(smk.input.metrics), list(smk.input.matches), list(smk.input.benchmarks),
                                  list(smk.input.shapes), list(smk.input.calibrations), max_drop=ev["max_drop"],
                                  n_boot=ev["bootstrap"], seed=ev["seed"], profiles=list(smk.input.profiles),
-                                 pipelines=list(smk.input.pipelines))
+                                 pipelines=list(smk.input.pipelines), squares=list(smk.input.squares))
     table.write_csv(rows, smk.output.csv)
     profiles = list(smk.input.profiles)
     write_verdict(verdicts, ev["max_drop"], smk.output.verdict, smk.output.verdict_json, smk.output.verdict_rst,
@@ -187,4 +198,5 @@ def summarize(smk) -> None:
     plots.plot_all(rows, _folder(smk.output.map), ev["max_drop"])
     plots.plot_profiles(profiles, smk.output.profile)
     plots.plot_pipelines([json.loads(Path(p).read_text()) for p in smk.input.pipelines], smk.output.pipeline)
+    plots.plot_squares([json.loads(Path(p).read_text()) for p in smk.input.squares], smk.output.square)
     print(Path(smk.output.verdict).read_text())

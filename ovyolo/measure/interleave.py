@@ -103,8 +103,10 @@ def _check_plan(runners: dict, inputs, rounds, seconds_per_round, min_iterations
             f"interleaved timing needs rounds >= 1, min_iterations_per_round >= 1 and seconds_per_round >= 0, "
             f"got {rounds}, {min_iterations_per_round} and {seconds_per_round}"
         )
-    # every runner checks every input (ShapeMismatchError naming both shapes) before anything runs
-    return {name: [r.check_input(x) for x in inputs] for name, r in runners.items()}
+    # every runner checks every input (ShapeMismatchError naming both shapes) before anything runs; ``inputs`` is one
+    # list for all runners or, for runners of different shapes, a list per runner (the same images letterboxed)
+    per_runner = inputs if isinstance(inputs, dict) else dict.fromkeys(runners, inputs)
+    return {name: [r.check_input(x) for x in per_runner[name]] for name, r in runners.items()}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -375,8 +377,9 @@ def run_interleaved(variants: dict, images: list[Path], hw: tuple[int, int], thr
 
     ``variants`` maps a name to the keyword arguments of :func:`ovyolo.measure.runtimes.make_runner` (``xml=``,
     ``onnx=``, ``source=``, ``precision_hint=``); the name is the variant unless the
-    arguments hold ``variant=`` (so one IR can be timed under two names). ``threads`` and ``hw`` are the same
-    for all. ``settings`` override :func:`default_settings`.
+    arguments hold ``variant=`` (so one IR can be timed under two names), and the shape is ``hw`` unless they hold
+    ``hw=`` (IRs of two shapes timed together, each fed the same images letterboxed to its own shape). ``threads``
+    is the same for all. ``settings`` override :func:`default_settings`.
 
     Returns ``{"kind", "hw", "threads", "images", "system", "settings", "variants": {name: {variant, source,
     precision_hint, inference_precision, properties, latency, throughput}}, "latency_run": {orders,
@@ -392,12 +395,14 @@ def run_interleaved(variants: dict, images: list[Path], hw: tuple[int, int], thr
     if not variants:
         raise WorkflowError("run_interleaved needs at least one variant")
     t0 = time.perf_counter()
-    inputs = load_inputs(images, hw, s["max_images"])
+    shape_of = {name: tuple(int(d) for d in kwargs.get("hw", hw)) for name, kwargs in variants.items()}
+    by_shape = {shape: load_inputs(images, shape, s["max_images"]) for shape in dict.fromkeys(shape_of.values())}
+    inputs = {name: by_shape[shape] for name, shape in shape_of.items()}
     runners = {}
     for name, kwargs in variants.items():
-        kw = dict(kwargs)
+        kw = {k: v for k, v in kwargs.items() if k != "hw"}
         variant = kw.pop("variant", name)
-        runners[name] = make_runner(variant, threads=threads, hw=hw, **kw)
+        runners[name] = make_runner(variant, threads=threads, hw=shape_of[name], **kw)
     common = dict(seed=s["seed"], order=s["order"], min_iterations_per_round=s["min_iterations_per_round"],
                   warmup=s["warmup"])
     lat = interleaved_latency(runners, inputs, rounds=s["rounds"], seconds_per_round=s["seconds_per_round"],
@@ -413,6 +418,7 @@ def run_interleaved(variants: dict, images: list[Path], hw: tuple[int, int], thr
             "variant": r.variant,
             "source": str(r.source),
             "precision_hint": r.precision_hint,
+            "hw": list(shape_of[name]),
             "inference_precision": r.properties.get("inference_precision", "f32"),
             "properties": r.properties,
             "latency": lat["variants"][name],
@@ -422,7 +428,7 @@ def run_interleaved(variants: dict, images: list[Path], hw: tuple[int, int], thr
         "kind": "interleaved",
         "hw": [hw[0], hw[1]],
         "threads": int(threads),
-        "images": len(inputs),
+        "images": len(next(iter(by_shape.values()))),
         "system": system_info(threads),
         "settings": s,
         "variants": per_variant,

@@ -14,6 +14,7 @@ from ovyolo import variants
 from ovyolo.measure.bootstrap import paired_bootstrap, per_class_drop
 from ovyolo.measure.pipeline_bench import pipeline_line
 from ovyolo.measure.scoring import load_matches
+from ovyolo.measure.square import square_line
 from ovyolo.report.verdict import ship, verdict
 from ovyolo.shapes import hw_name, model_and_shape
 
@@ -52,7 +53,8 @@ MEANINGFUL_MAP = 0.05  # below this true-f32 mAP50-95 a shape's accuracy compari
 
 
 def build(metrics: list, matches: list, benchmarks: list, shapes: list, calibrations: list, *, max_drop: float,
-          n_boot: int, seed: int, profiles: list = (), pipelines: list = ()) -> tuple[list[dict], list[dict]]:
+          n_boot: int, seed: int, profiles: list = (), pipelines: list = (),
+          squares: list = ()) -> tuple[list[dict], list[dict]]:
     """The summary rows and one verdict per model x shape. Paths are grouped by their results/{model}/{h}x{w}.
     ``n_boot`` / ``seed``: the paired bootstrap's resamples and seed (``evaluation.bootstrap`` / ``.seed``).
 
@@ -69,6 +71,7 @@ def build(metrics: list, matches: list, benchmarks: list, shapes: list, calibrat
     calib = {_key(p): _load(p) for p in calibrations}
     profs = {_key(p): _load(p) for p in profiles}
     pipes = {_key(p): _load(p) for p in pipelines}
+    squares_of = {_key(p): _load(p) for p in squares}
     groups: dict[tuple[str, str], dict[str, tuple[dict, str]]] = {}
     not_measured: dict[tuple[str, str], dict[str, str]] = {}
     for mp, xp in zip(metrics, matches):
@@ -173,7 +176,8 @@ def build(metrics: list, matches: list, benchmarks: list, shapes: list, calibrat
                          "throughput": [t for t in throughput if t],
                          "calibration_images": cal.get("count"), "val_images": rows[0]["val_images"] if rows else None,
                          "verdict": v, "table": glance, "per_class": per_class,
-                         "pipeline": pipeline_line(pipes[key]) if key in pipes else None, "not_measured": dict(sorted(not_measured.get(key, {}).items(),
+                         "pipeline": pipeline_line(pipes[key]) if key in pipes else None,
+                         "square": square_line(squares_of[key]) if key in squares_of else None, "not_measured": dict(sorted(not_measured.get(key, {}).items(),
                                                                     key=lambda kv: variants.rank(kv[0]))),
                          "ship": ship(v["winner"], str(Path(members[v["winner"]][2]).parent.parent), data_of.get(model))
                          if v and v["winner"] in members else None})

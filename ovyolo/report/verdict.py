@@ -262,6 +262,8 @@ def document(verdicts: list[dict], max_drop: float, profile_lines: list[str] | N
         facts += [f"Throughput: {t}." for t in item.get("throughput") or []]
         if item.get("pipeline"):
             facts.append(item["pipeline"] + ".")
+        if item.get("square"):
+            facts.append(item["square"] + ".")
         ovi = item.get("ours_vs_incumbent")
         if ovi:
             facts.append(f"{ovi['ours']} minus {ovi['incumbent']}, mAP50-95: {ovi['mAP50_95_diff']:+.4f} "

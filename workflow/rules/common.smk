@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from ovyolo import notes as _notes
 from ovyolo import offline as _offline
 from ovyolo import variants as _variants
+from ovyolo.measure import square as _square
 from ovyolo.config import validate as _validate_config
 from ovyolo.errors import WorkflowError as _OvyoloError
 
@@ -222,6 +223,7 @@ PLOTS = [
     "map",
     "pipeline",
     "profile",
+    "square",
 ]
 
 
@@ -254,6 +256,35 @@ def pipeline_files():
         for h, w in shapes_of(model)
         if {"int8", "fp32"} <= {_variants.bundle_of(v) for v in variants_of(model)}
     ]
+
+
+def square_files():
+    """square.json of every model x shape that is not square, when the model can be exported at the square (config
+    `square`; a static ONNX cannot)."""
+    if not config["square"]["enabled"]:
+        return []
+    return [
+        f"{RESULTS}/{model}/{h}x{w}/square.json"
+        for model in config["models"]
+        if not _shape_record(model).get("static_onnx_hw")
+        for h, w in shapes_of(model)
+        if _square.square_of((h, w))
+    ]
+
+
+def square_inputs(wildcards):
+    """The rectangular and the square IR of true f32 and our INT8, with their validations' matches."""
+    h, w = int(wildcards.h), int(wildcards.w)
+    s, _ = _square.square_of((h, w))
+    out = {}
+    for kind, (hh, ww) in (("rect", (h, w)), ("square", (s, s))):
+        base = f"{RESULTS}/{wildcards.model}/{hh}x{ww}"
+        for precision, variant in _square.PRECISIONS.items():
+            ir = _variants.get(variant).ir
+            out[f"{kind}_{precision}_xml"] = f"{base}/{ir}/model.xml"
+            out[f"{kind}_{precision}_bin"] = f"{base}/{ir}/model.bin"
+            out[f"{kind}_{precision}_matches"] = f"{base}/{variant}/matches.npz"
+    return out
 
 
 def discoveries():

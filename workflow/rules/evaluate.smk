@@ -75,6 +75,7 @@ rule summarize:
         calibrations=lambda wc: per_shape("calibration/manifest.json"),
         profiles=lambda wc: per_shape("profile.json"),
         pipelines=lambda wc: pipeline_files(),
+        squares=lambda wc: square_files(),
         # the verdict names the recommended variant's bundle: every one it can recommend exists first
         bundles=lambda wc: shipped_bundles(),
     output:
@@ -133,6 +134,12 @@ rule summarize:
             caption="../report/pipeline.rst",
             category="3. Comparison plots",
             labels={"plot": "image files to detections"},
+        ),
+        square=report(
+            f"{RESULTS}/plots/square.png",
+            caption="../report/square.rst",
+            category="3. Comparison plots",
+            labels={"plot": "rectangular vs square shape"},
         ),
         profile=report(
             f"{RESULTS}/plots/profile.png",
@@ -218,5 +225,31 @@ rule pipeline_benchmark:
     params:
         images=config["pipeline"]["images"],
         rounds=config["pipeline"]["rounds"],
+    script:
+        "../scripts/stage.py"
+
+
+rule compare_square:
+    """What the discovered shape buys: the rectangular {h}x{w} against the square max(h, w) x max(h, w) a plain
+    `yolo export imgsz=...` builds, true f32 and our INT8 timed interleaved in one process, mAP50-95 difference with
+    its paired-bootstrap CI.
+    """
+    input:
+        unpack(square_inputs),
+        data=data_yaml,
+    output:
+        f"{RESULTS}/{{model}}/{{h}}x{{w}}/square.json",
+    log:
+        f"{LOGS}/{{model}}/{{h}}x{{w}}/compare_square.log",
+    conda:
+        "../../envs/ovyolo.yaml"
+    threads: THREADS
+    resources:
+        # timed like the benchmark: alone
+        bench=100,
+    params:
+        settings=canon(config["benchmark"]),
+        bootstrap=config["evaluation"]["bootstrap"],
+        seed=config["evaluation"]["seed"],
     script:
         "../scripts/stage.py"
