@@ -182,3 +182,51 @@ def test_run_interleaved_json(fp32_ir, images):
     assert res["system"]["threads"] == 2
     with pytest.raises(WorkflowError, match="unknown interleaved benchmark setting"):
         run_interleaved(variants, images, HW, 2, {"round": 3})
+
+
+def test_split_rounds_spreads_every_round_and_never_makes_an_empty_process():
+    from ovyolo.measure.interleave import split_rounds
+
+    assert split_rounds(10, 3) == [4, 3, 3] and split_rounds(6, 2) == [3, 3]
+    assert split_rounds(2, 3) == [1, 1] and split_rounds(5, 1) == [5]
+
+
+def test_rounds_spread_over_fresh_processes_are_merged_into_one_result(fp32_ir, images, tmp_path):
+    """run_in_processes: each part in its own new process (its pid differs from this one's and the others'), every
+    round of every process in the merged rounds, latency statistics over all iterations, ratios over all rounds;
+    two IRs of different shapes timed together (the square comparison's use)."""
+    import os
+
+    from ovyolo.measure.interleave import run_in_processes
+
+    variants = {"openvino-fp32": {"xml": fp32_ir["xml"]},
+                "fp32-again": {"variant": "openvino-fp32", "xml": fp32_ir["xml"], "precision_hint": "f32"}}
+    settings = {"rounds": 5, "seconds_per_round": 0.02, "warmup": 1, "max_images": 2, "throughput_rounds": 3,
+                "processes": 2}
+    res = run_in_processes(variants, images, HW, 2, settings)
+    json.loads(json.dumps(res))
+    pids = [p["pid"] for p in res["processes"]]
+    assert len(set(pids)) == 2 and os.getpid() not in pids
+    assert [p["rounds"] for p in res["processes"]] == [3, 2] and [p["seed"] for p in res["processes"]] == [0, 1]
+    assert res["latency_run"]["rounds"] == 5 and len(res["latency_run"]["orders"]) == 5
+    assert res["throughput_run"]["rounds"] == 3
+    for v in res["variants"].values():
+        lat = v["latency"]
+        assert len(lat["round_medians_ms"]) == 5 and lat["iterations"] == sum(lat["round_iterations"])
+        assert lat["min_ms"] <= lat["p50_ms"] <= lat["max_ms"] and "round_times_ns" not in lat
+        assert len(v["throughput"]["round_fps"]) == 3
+    s = res["ratios"]["latency"]["speedup_over_baseline"]["fp32-again"]
+    assert len(s["per_round"]) == 5 and s["ci_low"] <= s["median"] <= s["ci_high"]
+    # one process: the same as run_interleaved, in this process
+    one = run_in_processes(variants, images, HW, 2, {**settings, "processes": 1})
+    assert one["pid"] == os.getpid() and "processes" not in one
+    # IRs of two shapes in one run: each gets the images letterboxed to its own shape (a runner refuses another)
+    from ovyolo.build.convert import convert
+    from ovyolo.build.export import export
+
+    square = convert(export(fp32_ir["info"], (320, 320), tmp_path / "model.onnx"), (320, 320), "fp32", tmp_path / "fp32")
+    two = run_in_processes({"openvino-fp32": {"xml": fp32_ir["xml"]},
+                            "square": {"variant": "openvino-fp32", "xml": square, "hw": [320, 320]}},
+                           images, HW, 2, {**settings, "throughput": False, "processes": 1})
+    assert two["variants"]["square"]["hw"] == [320, 320] and two["variants"]["openvino-fp32"]["hw"] == [192, 320]
+    assert two["throughput_run"] is None

@@ -1,4 +1,5 @@
-"""The square comparison's arithmetic and its verdict line (the workflow run is in test_workflow_e2e)."""
+"""The square comparison's arithmetic and its verdict line, and the verdict's timing line (the workflow run is in
+test_workflow_e2e)."""
 import pytest
 
 from ovyolo.errors import WorkflowError
@@ -41,3 +42,14 @@ def test_the_line_calls_a_speed_up_only_what_its_interval_says():
     assert "our INT8 1.05x [0.90, 1.20] (no measurable difference)" in line
     assert "-0.0010 [-0.0040, +0.0020]" in line and "200 val images" in line
     assert "(slower)" in square_line(_record((0.7, 0.9), (0.8, 0.95), (0.0, (0.0, 0.0))))
+
+
+def test_the_timing_line_says_what_the_speed_up_intervals_cover():
+    from ovyolo.report.verdict import timing_line
+
+    spread = timing_line({"threads": 2, "latency_run": {"rounds": 10},
+                          "processes": [{"rounds": 4}, {"rounds": 3}, {"rounds": 3}]})
+    assert "10 interleaved rounds, 2 threads, over 3 fresh processes" in spread and "includes the difference" in spread
+    one = timing_line({"threads": 2, "latency_run": {"rounds": 10}})
+    assert "in one process" in one and "covers this process only" in one
+    assert timing_line({}) is None

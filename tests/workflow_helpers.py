@@ -28,7 +28,9 @@ TINY = {
     "models": {"demo": {"source": "demo", "data": "demo", "trust_checkpoint": True}},
     "calibration": {"size": 12},
     "demo": {"train_images": 16, "val_images": 6, "train": {"epochs": 2, "batch": 8, "imgsz": 320}},
-    "benchmark": {"warmup": 1, "rounds": 6, "seconds_per_round": 0.02, "min_iterations_per_round": 2, "images": 4},
+    # processes 2: every run spreads its rounds over fresh processes, as the default (3) does
+    "benchmark": {"warmup": 1, "rounds": 6, "seconds_per_round": 0.02, "min_iterations_per_round": 2, "images": 4,
+                  "processes": 2},
     "profile": {"iterations": 6, "rounds": 2, "images": 2},
     "pipeline": {"images": 4, "rounds": 2},
     # the square comparison (on by default) is built and checked by its own test on a copy of this run

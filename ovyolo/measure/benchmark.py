@@ -1,5 +1,6 @@
-"""The benchmark stage of one ``{model}/{h}x{w}``: every variant timed together, interleaved in rounds in one process
-(:func:`ovyolo.measure.interleave.run_interleaved`); benchmark.json."""
+"""The benchmark stage of one ``{model}/{h}x{w}``: every variant timed together, interleaved in rounds, the rounds
+spread over ``benchmark.processes`` fresh processes (:func:`ovyolo.measure.interleave.run_in_processes`);
+benchmark.json."""
 from __future__ import annotations
 
 import time
@@ -19,13 +20,14 @@ def _files_on_disk(model_files: dict) -> list[Path]:
 
 def benchmark_shape(model: str, hw: tuple[int, int], *, variant_files: dict, data_yaml, threads: int, settings: dict,
                     bf16_mode: str, out) -> dict:
-    """All variants of one ``{model}/{h}x{w}`` timed together, interleaved in rounds in this one process
-    (:func:`ovyolo.measure.interleave.run_interleaved`): latency, throughput and speed-ups with CIs; write benchmark.json.
+    """All variants of one ``{model}/{h}x{w}`` timed together, interleaved in rounds spread over fresh processes
+    (:func:`ovyolo.measure.interleave.run_in_processes`): latency, throughput and speed-ups with CIs over all rounds;
+    write benchmark.json.
 
     ``variant_files`` maps each variant to its model files (``source``/``weights``, ``onnx`` or ``xml``/``bin``).
     ``settings`` is the config's ``benchmark`` section."""
     from ovyolo.data.dataset import load_dataset
-    from ovyolo.measure.interleave import run_interleaved, settings_from_config
+    from ovyolo.measure.interleave import run_in_processes, settings_from_config
     from ovyolo.measure.runtimes import node_name, not_measured_here
 
     images = load_dataset(data_yaml).images("val")
@@ -38,7 +40,7 @@ def benchmark_shape(model: str, hw: tuple[int, int], *, variant_files: dict, dat
         spec = variants.get(name)
         runs[name] = {**runner_args(files), "precision_hint": spec.precision_hint if spec.is_openvino else None}
     started = time.time()
-    result = run_interleaved(runs, images, hw, threads, settings_from_config(settings))
+    result = run_in_processes(runs, images, hw, threads, settings_from_config(settings))
     for name, files in variant_files.items():
         if name in not_measured:
             continue

@@ -24,6 +24,7 @@ variants at the defaults need 2 x 70 s and more; a slow variant (torch at ~1 s p
 """
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -43,10 +44,11 @@ INTERNAL_SETTINGS = {
     "baseline": variants.BASELINE,
     "pairs": [[variants.OURS_INT8, variants.INCUMBENT]],
     "level": 0.95,
+    "raw_times": False,  # latency: keep every timed iteration (a process of run_in_processes hands them back)
 }
 FROM_CONFIG = {"rounds": "rounds", "seconds_per_round": "seconds_per_round",
                "min_iterations_per_round": "min_iterations_per_round", "warmup": "warmup", "seed": "seed",
-               "throughput": "throughput", "max_images": "images"}  # setting -> benchmark.<key>
+               "throughput": "throughput", "max_images": "images", "processes": "processes"}  # setting -> benchmark.<key>
 
 
 def default_settings() -> dict:
@@ -115,7 +117,7 @@ def _check_plan(runners: dict, inputs, rounds, seconds_per_round, min_iterations
 
 def interleaved_latency(runners: dict, inputs: list[np.ndarray], *, rounds: int, seconds_per_round: float,
                         min_iterations_per_round: int, warmup: int, seed: int,
-                        order: str = "balanced", round_warmup: int = 1) -> dict:
+                        order: str = "balanced", round_warmup: int = 1, raw_times: bool = False) -> dict:
     """Synchronous batch-1 latency of every runner, interleaved in ``rounds`` rounds.
 
     Every runner first gets ``warmup`` untimed inferences. In each round each runner, in that round's
@@ -125,7 +127,8 @@ def interleaved_latency(runners: dict, inputs: list[np.ndarray], *, rounds: int,
 
     Returns ``{"rounds", "orders", "settings", "wall_seconds", "variants": {name: {p50_ms, p90_ms, p99_ms,
     mean_ms, min_ms, max_ms, iterations, round_medians_ms, round_iterations, seconds}}}``; the statistics are
-    over all timed iterations, ``round_medians_ms`` has one entry per round in round order.
+    over all timed iterations, ``round_medians_ms`` has one entry per round in round order; with ``raw_times``
+    also ``round_times_ns`` (every timed iteration, per round: what :func:`merge_processes` pools).
     """
     checked = _check_plan(runners, inputs, rounds, seconds_per_round, min_iterations_per_round)
     orders = round_orders(list(runners), rounds, seed=seed, order=order)
@@ -165,6 +168,8 @@ def interleaved_latency(runners: dict, inputs: list[np.ndarray], *, rounds: int,
         st["round_medians_ms"] = [float(np.median(np.asarray(t, np.float64) / 1e6)) for t in round_times[name]]
         st["round_iterations"] = [len(t) for t in round_times[name]]
         st["seconds"] = float(seconds[name])
+        if raw_times:
+            st["round_times_ns"] = [[int(t) for t in r] for r in round_times[name]]
         variants[name] = st
     return {
         "rounds": int(rounds),
@@ -406,7 +411,7 @@ def run_interleaved(variants: dict, images: list[Path], hw: tuple[int, int], thr
     common = dict(seed=s["seed"], order=s["order"], min_iterations_per_round=s["min_iterations_per_round"],
                   warmup=s["warmup"])
     lat = interleaved_latency(runners, inputs, rounds=s["rounds"], seconds_per_round=s["seconds_per_round"],
-                              round_warmup=s["round_warmup"], **common)
+                              round_warmup=s["round_warmup"], raw_times=s["raw_times"], **common)
     thr = None
     if s["throughput"]:
         thr = interleaved_throughput(runners, inputs, rounds=s["throughput_rounds"],
@@ -439,4 +444,137 @@ def run_interleaved(variants: dict, images: list[Path], hw: tuple[int, int], thr
             "throughput": ratios(thr, s["baseline"], pairs, level=s["level"]) if thr else None,
         },
         "wall_seconds": time.perf_counter() - t0,
+        "pid": os.getpid(),
     }
+
+
+# --------------------------------------------------------------------------------------------------
+# rounds spread over fresh processes
+
+
+def split_rounds(rounds: int, processes: int) -> list[int]:
+    """``rounds`` spread over ``processes`` as evenly as possible (earlier processes take the remainder); a process
+    gets at least one round, so there are never more processes than rounds."""
+    rounds, processes = int(rounds), max(1, min(int(processes), int(rounds)))
+    return [rounds // processes + (1 if i < rounds % processes else 0) for i in range(processes)]
+
+
+def _merge_latency(parts: list[dict]) -> dict:
+    pooled = [t for p in parts for r in p["round_times_ns"] for t in r]
+    st = _stats_ms(pooled)
+    st["round_medians_ms"] = [m for p in parts for m in p["round_medians_ms"]]
+    st["round_iterations"] = [n for p in parts for n in p["round_iterations"]]
+    st["seconds"] = float(sum(p["seconds"] for p in parts))
+    return st
+
+
+def _merge_throughput(parts: list[dict]) -> dict:
+    round_fps = [f for p in parts for f in p["round_fps"]]
+    first = parts[0]
+    return {"fps": float(np.median(round_fps)), "round_fps": round_fps,
+            "round_iterations": [n for p in parts for n in p["round_iterations"]],
+            "iterations": int(sum(p["iterations"] for p in parts)), "seconds": float(sum(p["seconds"] for p in parts)),
+            **{k: first[k] for k in ("streams", "requests", "hint", "inference_precision")}}
+
+
+def _merged_run(parts: list[dict | None]) -> dict | None:
+    if any(p is None for p in parts):
+        return None
+    return {"rounds": int(sum(p["rounds"] for p in parts)), "orders": [o for p in parts for o in p["orders"]],
+            "settings": parts[0]["settings"], "wall_seconds": float(sum(p["wall_seconds"] for p in parts))}
+
+
+def merge_processes(parts: list[dict], settings: dict) -> dict:
+    """One :func:`run_interleaved` result from the results of several processes (each run with ``raw_times``): rounds
+    concatenated in process order, latency statistics over every timed iteration of every process, and the
+    speed-ups recomputed from all rounds (each round pairs the variants of one process, so the per-round ratios are
+    still paired; their spread now includes the difference between processes and compiles)."""
+    s = resolve_settings(settings)
+    names = list(parts[0]["variants"])
+    per_variant = {}
+    for name in names:
+        vs = [p["variants"][name] for p in parts]
+        per_variant[name] = {**{k: v for k, v in vs[0].items() if k not in ("latency", "throughput")},
+                             "latency": _merge_latency([v["latency"] for v in vs]),
+                             "throughput": _merge_throughput([v["throughput"] for v in vs]) if vs[0]["throughput"]
+                             else None}
+    lat = {"variants": {n: v["latency"] for n, v in per_variant.items()}}
+    thr = {"variants": {n: v["throughput"] for n, v in per_variant.items()}} if per_variant[names[0]]["throughput"] \
+        else None
+    pairs = [tuple(p) for p in s["pairs"]]
+    first = parts[0]
+    return {
+        **{k: first[k] for k in ("kind", "hw", "threads", "images", "system")},
+        "settings": s,
+        "variants": per_variant,
+        "latency_run": _merged_run([p["latency_run"] for p in parts]),
+        "throughput_run": _merged_run([p["throughput_run"] for p in parts]),
+        "processes": [{"rounds": p["latency_run"]["rounds"], "seed": p["settings"]["seed"], "pid": p.get("pid"),
+                       "wall_seconds": p["wall_seconds"]} for p in parts],
+        "ratios": {
+            "latency": ratios(lat, s["baseline"], pairs, level=s["level"]),
+            "throughput": ratios(thr, s["baseline"], pairs, level=s["level"]) if thr else None,
+        },
+        "wall_seconds": float(sum(p["wall_seconds"] for p in parts)),
+    }
+
+
+def run_in_processes(variants: dict, images: list[Path], hw: tuple[int, int], threads: int,
+                     settings: dict | None = None) -> dict:
+    """:func:`run_interleaved` with its rounds spread over ``settings["processes"]`` fresh Python processes, one after
+    another (each loads and compiles every variant anew; process ``i`` seeds its round order with ``seed + i``), merged
+    by :func:`merge_processes`. One process runs here, in this process, as :func:`run_interleaved` does.
+
+    Why: rounds in one process share its compiles and memory layout, so a CI over them covers that process only (the
+    same IRs re-timed in a new process moved 8% on a 2-vCPU VM, outside the first CI); rounds from several processes
+    give an interval whose spread includes that difference."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    s = resolve_settings(settings)
+    split = split_rounds(s["rounds"], s["processes"])
+    if len(split) == 1:
+        return run_interleaved(variants, images, hw, threads, settings)
+    thr_split = split_rounds(s["throughput_rounds"], len(split))
+    if len(thr_split) != len(split):
+        raise WorkflowError(f"benchmark: {s['throughput_rounds']} throughput rounds cannot be spread over "
+                            f"{len(split)} processes; use at least as many rounds as processes")
+    parts = []
+    with tempfile.TemporaryDirectory(prefix="ovyolo-rounds-") as tmp:
+        for i, (rounds, thr_rounds) in enumerate(zip(split, thr_split)):
+            mine = {**s, "rounds": rounds, "throughput_rounds": thr_rounds, "seed": int(s["seed"]) + i,
+                    "raw_times": True, "processes": 1}
+            spec, out = Path(tmp) / f"spec{i}.json", Path(tmp) / f"result{i}.json"
+            spec.write_text(json.dumps({"variants": variants, "images": [str(p) for p in images],
+                                        "hw": [int(hw[0]), int(hw[1])], "threads": int(threads), "settings": mine},
+                                       default=str))  # model paths
+            proc = subprocess.run([sys.executable, "-m", "ovyolo.measure.interleave", str(spec), str(out)],
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+                raise WorkflowError(f"benchmark process {i + 1} of {len(split)} failed: {tail[0]}")
+            parts.append(json.loads(out.read_text()))
+    return merge_processes(parts, {k: v for k, v in s.items() if k != "raw_times"})
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m ovyolo.measure.interleave SPEC OUT``: one process of :func:`run_in_processes`."""
+    import json
+
+    from ovyolo import offline
+    from ovyolo.atomic import write_json
+
+    offline.prepare()
+    spec = json.loads(Path(argv[0]).read_text())
+    res = run_interleaved(spec["variants"], [Path(p) for p in spec["images"]], tuple(spec["hw"]), spec["threads"],
+                          spec["settings"])
+    write_json(argv[1], res)
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(_main(sys.argv[1:]))

@@ -1,9 +1,9 @@
 """What the discovered shape buys: the rectangular ``{h}x{w}`` against the square ``S x S`` (``S = max(h, w)``) that a
 plain ``yolo export imgsz=S`` builds, in true f32 and in our INT8.
 
-The four IRs are timed together, interleaved in rounds in one process (each fed the same val images letterboxed to
-its own shape), so the rectangular-over-square speed-up of each precision is a per-round ratio with its CI
-(:func:`ovyolo.measure.interleave.run_interleaved`). Accuracy: both shapes were validated on the same val images,
+The four IRs are timed together, interleaved in rounds like the benchmark (each fed the same val images letterboxed
+to its own shape; the rounds spread over ``benchmark.processes`` fresh processes), so the rectangular-over-square
+speed-up of each precision is a per-round ratio with its CI (:func:`ovyolo.measure.interleave.run_in_processes`). Accuracy: both shapes were validated on the same val images,
 so the mAP50-95 difference (rectangular minus square) has a paired-bootstrap CI
 (:func:`ovyolo.measure.bootstrap.paired_bootstrap`). One record, ``results/{model}/{h}x{w}/square.json``; one verdict
 line (:func:`square_line`) and one plot (:func:`ovyolo.report.plots.plot_squares`).
@@ -56,7 +56,7 @@ def compare_square(model: str, hw: tuple[int, int], *, irs: dict, matches: dict,
     seconds per round, images...); only latency is timed here."""
     from ovyolo.data.dataset import load_dataset
     from ovyolo.measure.bootstrap import paired_bootstrap
-    from ovyolo.measure.interleave import run_interleaved, settings_from_config
+    from ovyolo.measure.interleave import run_in_processes, settings_from_config
     from ovyolo.measure.runtimes import node_name
     from ovyolo.measure.scoring import load_matches
 
@@ -74,7 +74,7 @@ def compare_square(model: str, hw: tuple[int, int], *, irs: dict, matches: dict,
             for k in KINDS for p, v in PRECISIONS.items()}
     pairs = [[contender("rect", p), contender("square", p)] for p in PRECISIONS]
     started = time.time()
-    timing = run_interleaved(runs, load_dataset(data_yaml).images("val"), hw, threads,
+    timing = run_in_processes(runs, load_dataset(data_yaml).images("val"), hw, threads,
                              settings_from_config(settings, throughput=False, baseline=contender("square", "fp32"),
                                                   pairs=pairs))
     lat = timing["ratios"]["latency"]["pairs"]

@@ -15,7 +15,7 @@ from ovyolo.measure.bootstrap import paired_bootstrap, per_class_drop
 from ovyolo.measure.pipeline_bench import pipeline_line
 from ovyolo.measure.scoring import load_matches
 from ovyolo.measure.square import square_line
-from ovyolo.report.verdict import ship, verdict
+from ovyolo.report.verdict import ship, timing_line, verdict
 from ovyolo.shapes import hw_name, model_and_shape
 
 BASELINE = variants.BASELINE  # true f32 (INFERENCE_PRECISION_HINT=f32): the baseline for drops and speed-ups
@@ -177,7 +177,8 @@ def build(metrics: list, matches: list, benchmarks: list, shapes: list, calibrat
                          "calibration_images": cal.get("count"), "val_images": rows[0]["val_images"] if rows else None,
                          "verdict": v, "table": glance, "per_class": per_class,
                          "pipeline": pipeline_line(pipes[key]) if key in pipes else None,
-                         "square": square_line(squares_of[key]) if key in squares_of else None, "not_measured": dict(sorted(not_measured.get(key, {}).items(),
+                         "square": square_line(squares_of[key]) if key in squares_of else None,
+                         "timing": timing_line(b), "not_measured": dict(sorted(not_measured.get(key, {}).items(),
                                                                     key=lambda kv: variants.rank(kv[0]))),
                          "ship": ship(v["winner"], str(Path(members[v["winner"]][2]).parent.parent), data_of.get(model))
                          if v and v["winner"] in members else None})

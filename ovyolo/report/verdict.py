@@ -259,6 +259,8 @@ def document(verdicts: list[dict], max_drop: float, profile_lines: list[str] | N
             facts.append(f"Shape: {item['shape_reason']}.")
         facts.append(f"Val images: {item.get('val_images')}; calibration images: {item.get('calibration_images')}.")
         facts += [f"WARNING: {w}" for w in item.get("warnings") or []]
+        if item.get("timing"):
+            facts.append(item["timing"] + ".")
         facts += [f"Throughput: {t}." for t in item.get("throughput") or []]
         if item.get("pipeline"):
             facts.append(item["pipeline"] + ".")
@@ -386,6 +388,20 @@ def write_verdict(verdicts: list[dict], max_drop: float, md: str | Path, js: str
     write_json(js, {"max_drop": max_drop, "verdicts": verdicts})
     with atomic_file(rst) as tmp:
         tmp.write_text(verdict_rst(verdicts, max_drop, profile_lines))
+
+
+def timing_line(bench: dict) -> str | None:
+    """How the speed-ups were timed (from benchmark.json), and what their CIs cover: rounds of one process, or rounds
+    from several fresh processes."""
+    run = bench.get("latency_run")
+    if not run:
+        return None
+    n = len(bench.get("processes") or []) or 1
+    where = (f"over {n} fresh processes run one after another (each compiled every IR anew); each speed-up's CI is "
+             "taken over all rounds, so it includes the difference between processes and compiles"
+             if n > 1 else "in one process; each speed-up's CI covers this process only, and a rerun in a new "
+                           "process may fall outside it (benchmark.processes > 1 spreads the rounds)")
+    return f"Timing: {run['rounds']} interleaved rounds, {bench.get('threads')} threads, {where}"
 
 
 def profile_lines(profile_paths: list) -> list[str]:
