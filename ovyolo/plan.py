@@ -149,6 +149,13 @@ def plan(snakemake_args: list[str], cores: int | None = None, snakefile: str | N
                 out.append(f"    jobs: {jobs_line(c)}")
             else:
                 out.append("    jobs: none (up to date)")
+        deployed = {f"{s['h']}x{s['w']}" for s in rec.get("shapes", [])}
+        for (m, shape), c in by_shape.items():  # a shape built only to be compared with (config `square`)
+            if m == model and shape is not None and shape not in deployed:
+                side = shape.split("x")[0]
+                out.append(f"  {shape}: not a deploy shape: the square a plain `yolo export imgsz={side}` builds, "
+                           "compared with the rectangular shape (square.enabled)")
+                out.append(f"    jobs: {jobs_line(c)}")
     shared = by_shape.get((None, None))
     if shared:
         out += ["", f"not per model: {jobs_line(shared)}"]

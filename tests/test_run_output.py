@@ -81,13 +81,16 @@ def test_the_plan_shows_shapes_and_jobs_before_the_heavy_ones(user):
                          cwd=wd, env=guarded_env(wd), capture_output=True, text=True, timeout=600)
     assert dry.returncode == 0, dry.stderr[-3000:]
     counts = job_counts(dry.stdout + dry.stderr)
-    assert f"Total: {sum(counts.values())} jobs." in out and counts["quantize"] == 1 and counts["export_onnx"] == 1
+    # the deploy shape and the square 1280x1280 it is compared with (square.enabled, the default), each once
+    assert f"Total: {sum(counts.values())} jobs." in out and counts["quantize"] == 2 and counts["export_onnx"] == 2
+    assert "  1280x1280: not a deploy shape: the square a plain `yolo export imgsz=1280` builds" in out
     measured = sorted(r.split(":", 1)[1] for r in jobs_by_shape(dry.stdout + dry.stderr)[("cars", "736x1280")]
                       if r.startswith("validate:"))
-    assert len(measured) == counts["validate"] >= 4
+    assert len(measured) + 2 == counts["validate"] and len(measured) >= 4  # + true f32 and INT8 at the square
     assert f"    variants measured: {', '.join(sorted(measured, key=variants.rank))}" in out
-    (jobs,) = [ln for ln in out.splitlines() if ln.startswith("    jobs: ")]
-    assert "export_onnx 1" in jobs and "quantize 1" in jobs and f"validate {counts['validate']}" in jobs
+    deploy_jobs, square_jobs = [ln for ln in out.splitlines() if ln.startswith("    jobs: ")]
+    assert "export_onnx 1" in deploy_jobs and "quantize 1" in deploy_jobs and f"validate {len(measured)}" in deploy_jobs
+    assert "export_onnx 1" in square_jobs and "quantize 1" in square_jobs and "validate 2" in square_jobs
 
 
 def test_a_size_off_the_stride_is_one_error_line_naming_the_nearest(user):

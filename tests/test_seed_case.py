@@ -38,8 +38,9 @@ def seed(tmp_path_factory):
         },
         "calibration": {"size": 8},
         "evaluation": {"variants": ["openvino-fp32", "openvino-int8"]},
+        # one process: spreading rounds over processes is the TINY runs' (and its own test's) to check
         "benchmark": {"warmup": 1, "rounds": 6, "seconds_per_round": 0.02, "min_iterations_per_round": 1, "images": 2,
-                      "throughput": False},
+                      "throughput": False, "processes": 1},
         "profile": {"iterations": 4, "rounds": 2, "images": 2},
         "pipeline": {"enabled": False},
         # the square comparison's wiring is tested at 192x320 (test_workflow_e2e); here it would quantize and

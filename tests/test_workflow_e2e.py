@@ -146,6 +146,9 @@ def test_metrics_and_benchmarks_carry_every_field(run):
     assert set(b["variants"]) == set(VARIANTS) and len(b["latency_run"]["orders"]) == 6
     assert {tuple(sorted(o)) for o in b["latency_run"]["orders"]} == {tuple(sorted(VARIANTS))}
     assert len({tuple(o) for o in b["latency_run"]["orders"]}) > 1  # the order changes between rounds
+    # the rounds spread over benchmark.processes (2 in TINY) fresh processes, and the verdict says so
+    assert [p["rounds"] for p in b["processes"]] == [3, 3] and len({p["pid"] for p in b["processes"]}) == 2
+    assert "Timing: 6 interleaved rounds, 2 threads, over 2 fresh processes" in (wd / "results/verdict.md").read_text()
     for v in VARIANTS:
         bv = b["variants"][v]
         lat = bv["latency"]
@@ -458,6 +461,7 @@ def test_your_own_configfile_runs_only_your_models(run, tmp_path):
         "benchmark": TINY["benchmark"],
         "profile": TINY["profile"],
         "pipeline": {"enabled": False},
+        "square": {"enabled": False},
     }
     dry = planned_jobs(snakemake(wd, "-n", config=mine))
     assert dry.get("identify_source") == 2 and dry.get("discover_shape") == 2, dry
