@@ -345,7 +345,8 @@ def _rst_inline(text: str) -> str:
 # it to the top and widen the column; with another report layout they match nothing and change nothing.
 REPORT_CSS = ("div.h-screen.overflow-auto:has(#verdict) { align-items: flex-start; } "
               ".prose:has(> #verdict) { max-width: 46rem; } "
-              "#verdict code { overflow-wrap: anywhere; }")
+              "#verdict code { overflow-wrap: anywhere; } "
+              "#verdict code::before, #verdict code::after { content: none; }")  # the prose style's literal backticks
 
 
 def _rst(blocks: list[tuple], css: str | None = None) -> str:
