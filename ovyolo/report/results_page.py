@@ -69,7 +69,8 @@ def page(results: str | Path = "results") -> str:
                   + f"; OpenVINO capabilities {', '.join(sysinfo.get('openvino_cpu_capabilities') or [])}; "
                   f"OpenVINO {(sysinfo.get('versions') or {}).get('openvino')}, node {bench.get('node')}",
                   f"- Benchmark: {bench.get('threads')} threads, {(bench.get('settings') or {}).get('rounds')} interleaved "
-                  f"rounds x {(bench.get('settings') or {}).get('seconds_per_round')} s per variant; load average "
+                  f"rounds x {(bench.get('settings') or {}).get('seconds_per_round')} s per variant"
+                  f" in {len(bench.get('processes') or []) or 1} process(es); load average "
                   f"(1, 5, 15 min) when it started: {sysinfo.get('load_average')}",
                   "", "| variant | mAP50-95 [95% CI] | drop vs true f32 [95% CI] | p50 ms | speed-up [CI] | FPS | MiB | "
                       "IR / ran in |", "|---|---|---|---|---|---|---|---|"]
