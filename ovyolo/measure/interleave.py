@@ -11,6 +11,8 @@ with a distribution-free confidence interval for that median (:func:`median_ci`)
   compile of the same IR with an ``AsyncInferQueue``; torch/onnxruntime: a sequential loop).
 * :func:`ratios`: per-round speed-ups over a baseline (and named pairs) with CIs.
 * :func:`run_interleaved`: build the runners, load the images, run both, one JSON-ready dict.
+* :func:`run_in_processes`: :func:`run_interleaved` with the rounds spread over several fresh processes (each
+  compiles every IR anew), merged into one result (:func:`merge_processes`): what the workflow's jobs call.
 
 Round order (``order="balanced"``, the default): even rounds take a fresh seeded permutation of the
 variants, odd rounds play the previous round reversed, so every variant is as often early as late in a
