@@ -132,7 +132,7 @@ def trained_irs(tmp_path_factory) -> dict:
 # Modules that take longest (real Snakemake runs, a Slurm cluster whose jobs mostly wait) go to the xdist workers
 # first (``--dist loadfile`` hands out files in collection order): their waits overlap with the rest of the suite
 # instead of finishing it alone.
-FIRST = ("test_slurm.py", "test_seed_case.py", "test_workflow_e2e.py")
+FIRST = ("test_slurm.py", "test_seed_case.py", "test_workflow_e2e.py", "test_workflow_reruns.py", "test_workflow_square.py")
 
 
 def pytest_collection_modifyitems(config, items):

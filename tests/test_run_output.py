@@ -11,17 +11,12 @@ import subprocess
 
 import pytest
 import yaml
-from workflow_helpers import TINY, guarded_env, snakemake
+from workflow_helpers import TINY, copy_run, guarded_env, snakemake
 
 from ovyolo import variants
 from ovyolo.plan import job_counts, jobs_by_shape
 
 pytestmark = pytest.mark.e2e
-
-
-def copy_of(tiny_run, dest):
-    shutil.copytree(tiny_run[0], dest, symlinks=True)
-    return dest
 
 
 def shell(line: str, cwd, env_dir):
@@ -110,7 +105,7 @@ def test_a_size_off_the_stride_is_one_error_line_naming_the_nearest(user):
 def test_max_drop_alone_builds_int8_ac_and_a_list_without_it_says_so_once(tiny_run, tmp_path):
     """TINY, like the shipped config.yaml, does not pin evaluation.variants: max_drop alone plans int8-ac/ (IR,
     validation, bundle). An explicit list without openvino-int8-ac gets one NOTE line, once per run."""
-    wd = copy_of(tiny_run, tmp_path / "wf")
+    wd = copy_run(tiny_run[0], tmp_path / "wf")
     cfg = copy.deepcopy(TINY)
     cfg["quantization"] = {"max_drop": 0.01}
     dry = snakemake(wd, "-n", config=cfg)
@@ -131,7 +126,7 @@ def test_partial_target_banner_then_the_commands_it_suggests(tiny_run, tmp_path)
     """After a partial target the banner names no verdict, summary or plot that does not exist and suggests the
     whole run; that command, typed from another folder, runs; its banner names the bundle to ship and the report
     command, and both run as typed; the verdict's own command runs on the demo's val images in the run's folder."""
-    wd = copy_of(tiny_run, tmp_path / "wf")
+    wd = copy_run(tiny_run[0], tmp_path / "wf")
     for p in ("summary.csv", "verdict.md", "verdict.json", "plots", "report"):
         shutil.rmtree(wd / "results" / p) if (wd / "results" / p).is_dir() else (wd / "results" / p).unlink()
     proc = snakemake(wd, "--cores", "2", "results/demo/192x320/profile.json", "--forcerun", "profile")

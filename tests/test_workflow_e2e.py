@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import yaml
-from workflow_helpers import TINY, guarded_env, job_intervals, planned_job_list, planned_jobs, snakemake
+from workflow_helpers import TINY, copy_run, guarded_env, job_intervals, planned_job_list, planned_jobs, snakemake
 
 from ovyolo import variants as _variants
 from ovyolo.build.quantize import count_quantized_ops
@@ -33,12 +33,8 @@ def proc_text(run) -> str:
 
 
 def copy_of(run, tmp_path):
-    """A private copy of the completed run's directory (mtimes and Snakemake's metadata preserved)."""
-    import shutil
-
-    wd = tmp_path / "wf"
-    shutil.copytree(run[0], wd, symlinks=True)
-    return wd
+    """A private copy of the completed run's directory (:func:`workflow_helpers.copy_run`)."""
+    return copy_run(run[0], tmp_path / "wf")
 
 
 def test_every_artifact_exists_and_matches_its_path(run):
@@ -312,66 +308,6 @@ def test_each_setting_reruns_only_what_it_affects(run, tmp_path, section, key, v
     assert planned_jobs(snakemake(wd, "-n", config=cfg)) == expected
 
 
-def test_sigkill_mid_quantize_leaves_nothing_trusted_and_rerun_completes(run, tmp_path):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from workflow_helpers import REPO
-
-    wd = copy_of(run, tmp_path)
-    base = wd / "results/demo/192x320"
-    log = wd / "results/logs/demo/192x320/quantize.log"
-    target = "results/demo/192x320/int8/model.xml"  # quantize alone: what runs after it is tested elsewhere
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(wd),
-           "--configfile", str(wd / "config.yaml"), "--cores", "2", target, "--forcerun", "quantize"]
-    log.unlink()  # the previous run's log also says "job start": wait for this run's own
-    out = open(wd / "killed_run.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=guarded_env(wd))
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None and not (log.exists() and "job start" in log.read_text()):
-        time.sleep(0.1)
-    assert proc.poll() is None, (wd / "killed_run.log").read_text()[-3000:]
-    time.sleep(2.0)  # inside NNCF's statistics collection
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert "job end" not in log.read_text(), "quantize finished before the kill; the test did not test anything"
-    # nothing a later step would take for good: no int8 IR in place (only a .tmp-* sibling at most)
-    assert not (base / "int8/model.xml").exists() or not (base / "int8/model.bin").exists()
-    snakemake(wd, "--unlock")
-    jobs = planned_jobs(snakemake(wd, "-n"))
-    assert "quantize" in jobs and "export_onnx" not in jobs and "demo_train" not in jobs
-    snakemake(wd, "--cores", "2", target)  # the one real rerun of this module
-    assert count_quantized_ops(base / "int8/model.xml") > 50 and ir_input_shape(base / "int8/model.xml") == [1, 3, 192, 320]
-    assert not list((wd / "results").rglob(".tmp-*"))
-    assert planned_jobs(snakemake(wd, "-n", target)) == {}
-
-
-def test_a_cores_1_rerun_reproduces_the_cores_8_results(run, tmp_path):
-    """Same numbers whether jobs ran side by side (--cores 8 on 2 cores) or one at a time (apart from timings)."""
-    import hashlib
-
-    wd = copy_of(run, tmp_path)
-    base = wd / "results/demo/192x320"
-
-    def snapshot():
-        metrics = {v: {k: json.loads((base / v / "metrics.json").read_text())[k] for k in ("mAP50", "mAP50_95", "per_class")}
-                   for v in ("openvino-fp32", "openvino-int8")}
-        blobs = {p: hashlib.sha256((base / p).read_bytes()).hexdigest() for p in ("int8/model.bin", "fp32/model.bin", "calibration/images.npy")}
-        return metrics, blobs
-
-    before = snapshot()
-    # only what the snapshot reads (and everything upstream of it): the timings, plots and bundles would cost a
-    # minute of serial job starts and carry no numbers compared here; the other variants' metrics come from the
-    # same upstream files by the same code
-    targets = [f"results/demo/192x320/{v}/metrics.json" for v in ("openvino-fp32", "openvino-int8")]
-    proc = snakemake(wd, "--cores", "1", *targets, "--forcerun", "export_onnx", "calibration")
-    assert {"export_onnx", "convert", "calibration", "quantize", "validate"} <= set(planned_jobs(proc))
-    assert snapshot() == before
-
-
 def test_a_new_imgsz_adds_a_tree_and_keeps_the_old_one(run, tmp_path):
     """imgsz as a list: one results/{model}/{h}x{w}/ tree per shape. Adding a shape plans the new tree's jobs and,
     in the old tree, only what measures the shape's variants together (benchmark, profile, gallery: the variant
@@ -389,43 +325,6 @@ def test_a_new_imgsz_adds_a_tree_and_keeps_the_old_one(run, tmp_path):
     assert old == ["benchmark", "gallery", "profile"], old
     assert {"export_onnx", "convert", "calibration", "quantize", "validate", "benchmark", "bundle"} <= set(new), new
     assert new.count("validate") == 2 and new.count("convert") == 2 and "demo_train" not in {r for r, _ in jobs}
-
-
-def test_the_square_comparison_builds_the_square_irs_and_times_them_with_the_rectangular_ones(run, tmp_path):
-    """square.enabled (the default; TINY switches it off): the square 320x320 a plain imgsz=320 export builds, in
-    true f32 and our INT8, beside the discovered 192x320: exactly the jobs that takes, IRs of the square shape, one
-    interleaved timing job that runs alone, a verdict line and a plot; then nothing left to do."""
-    wd = copy_of(run, tmp_path)
-    cfg = copy.deepcopy(TINY)
-    cfg["square"] = {"enabled": True}
-    jobs = planned_jobs(snakemake(wd, "-n", config=cfg))
-    assert jobs == {"export_onnx": 1, "convert": 1, "calibration": 1, "quantize": 1, "validate": 2,
-                    "compare_square": 1, "summarize": 1, "all": 1}, jobs
-    snakemake(wd, "--cores", "8", config=cfg)
-    sq = wd / "results/demo/320x320"
-    assert ir_input_shape(sq / "fp32/model.xml") == [1, 3, 320, 320] == ir_input_shape(sq / "int8/model.xml")
-    assert count_quantized_ops(sq / "int8/model.xml") > 50
-    rec = json.loads((wd / "results/demo/192x320/square.json").read_text())
-    assert rec["hw"] == [192, 320] and rec["square_hw"] == [320, 320]
-    assert abs(rec["pixels_ratio"] - 320 * 320 / (192 * 320)) < 1e-9
-    for precision in ("fp32", "int8"):
-        s = rec["speedup"][precision]
-        assert len(s["per_round"]) == TINY["benchmark"]["rounds"] and s["ci_low"] <= s["median"] <= s["ci_high"]
-        a = rec["accuracy"][precision]
-        assert a["images"] == TINY["demo"]["val_images"] and a["ci"][0] <= a["diff"] <= a["ci"][1]
-    # each IR timed at its own shape, with the precision it was asked for
-    assert rec["inference_precision"]["rect-fp32"] == "f32" == rec["inference_precision"]["square-fp32"]
-    spans = job_intervals(wd)
-    (c0, c1), = [v for k, v in spans.items() if k.endswith("/compare_square.log")]
-    assert all(o1 <= c0 or o0 >= c1 for k, (o0, o1) in spans.items() if not k.endswith("/compare_square.log"))
-    verdict = (wd / "results/verdict.md").read_text()
-    assert "the rectangular 192x320 against the square 320x320" in verdict
-    assert f"{rec['speedup']['int8']['median']:.2f}x" in verdict
-    assert (wd / "results/plots/square.png").stat().st_size > 10_000
-    from ovyolo.report.results_page import page
-
-    assert "the rectangular 192x320 against the square 320x320" in page(wd / "results")  # docs/results.md has it too
-    assert planned_jobs(snakemake(wd, "-n", config=cfg)) == {}
 
 
 def test_bad_config_is_one_line_before_any_job(tmp_path):

@@ -83,3 +83,12 @@ def job_intervals(workdir: Path) -> dict[str, tuple[float, float]]:
         if start and end:
             out[str(log.relative_to(workdir))] = (float(start.group(1)), float(end.group(1)))
     return out
+
+
+def copy_run(run_dir: Path, dest: Path) -> Path:
+    """A private copy of a completed run's directory (mtimes and Snakemake's metadata preserved), for a test that
+    changes something: the session's shared run stays read-only."""
+    import shutil
+
+    shutil.copytree(run_dir, dest, symlinks=True)
+    return dest
