@@ -53,3 +53,14 @@ def test_the_timing_line_says_what_the_speed_up_intervals_cover():
     one = timing_line({"threads": 2, "latency_run": {"rounds": 10}})
     assert "in one process" in one and "covers this process only" in one
     assert timing_line({}) is None
+
+
+def test_the_verdict_table_never_prints_a_rounded_zero_with_a_minus():
+    from ovyolo.report.verdict import _glance_row
+
+    row = _glance_row({"variant": "openvino-fp16", "p50_ms": 2.9, "speedup": 1.0, "speedup_ci": [0.99, 1.01],
+                       "mAP50_95": 0.897, "drop": -0.0001, "drop_ci": [-0.0003, 0.0002], "verdict": "no speed gain"})
+    assert row[4] == "0.000 [0.000, 0.000]"
+    assert _glance_row({**dict(zip(("variant", "p50_ms", "speedup", "speedup_ci", "mAP50_95", "verdict"),
+                                   ("v", 1.0, 1.2, [1.1, 1.3], 0.8, "x"))),
+                        "drop": -0.012, "drop_ci": [-0.02, -0.004]})[4] == "-0.012 [-0.020, -0.004]"

@@ -16,7 +16,7 @@ def _fmt_speed(s: dict) -> str:
 
 
 def _fmt_drop(d: dict) -> str:
-    return f"{d['mAP50_95']:.3f} [{d['ci'][0]:.3f}, {d['ci'][1]:.3f}]"
+    return f"{_num(d['mAP50_95'], '.3f')} [{_num(d['ci'][0], '.3f')}, {_num(d['ci'][1], '.3f')}]"
 
 
 TIE_RULE = ("between equivalent variants the one that runs at the default f32 precision hint is recommended (a bf16 run "
@@ -205,7 +205,11 @@ TABLE_HEADER = ("variant", "p50 ms", "speed-up [CI]", "mAP50-95", "drop [CI]", "
 
 
 def _num(v, fmt: str) -> str:
-    return "-" if v is None else format(v, fmt)
+    """``v`` formatted; a value that rounds to zero has no minus sign (``-0.000`` reads as a loss)."""
+    if v is None:
+        return "-"
+    text = format(v, fmt)
+    return text[1:] if text.startswith("-") and float(text.rstrip("x")) == 0 else text
 
 
 def _glance_row(t: dict) -> list[str]:
@@ -214,7 +218,7 @@ def _glance_row(t: dict) -> list[str]:
     speed = "-" if t["speedup"] is None else (
         f"{t['speedup']:.2f}x" + ("" if lo is None or lo == hi else f" [{lo:.2f}, {hi:.2f}]"))
     drop = "-" if t["drop"] is None else (
-        f"{t['drop']:.3f}" + ("" if dlo is None or dlo == dhi else f" [{dlo:.3f}, {dhi:.3f}]"))
+        _num(t["drop"], ".3f") + ("" if dlo is None or dlo == dhi else f" [{_num(dlo, '.3f')}, {_num(dhi, '.3f')}]"))
     return [t["variant"], _num(t["p50_ms"], ".1f"), speed, _num(t["mAP50_95"], ".3f"), drop, t["verdict"]]
 
 
