@@ -3,7 +3,8 @@ test_workflow_e2e)."""
 import pytest
 
 from ovyolo.errors import WorkflowError
-from ovyolo.measure.square import compare_square, signed, square_line, square_of
+from ovyolo.measure.ci import fmt
+from ovyolo.measure.square import compare_square, square_line, square_of
 
 pytestmark = pytest.mark.unit
 
@@ -22,8 +23,9 @@ def test_a_square_shape_is_refused_before_anything_loads(tmp_path):
     assert not (tmp_path / "square.json").exists()
 
 
-def test_signed_never_prints_minus_zero():
-    assert signed(-0.00001) == "+0.0000" and signed(-0.0123) == "-0.0123" and signed(0.0456) == "+0.0456"
+def test_a_rounded_zero_never_prints_with_a_minus():
+    assert fmt(-0.00001, "+.4f") == "+0.0000" and fmt(-0.0123, "+.4f") == "-0.0123" and fmt(0.0456, "+.4f") == "+0.0456"
+    assert fmt(-0.0001, ".3f") == "0.000" and fmt(None, ".1f") == "-"
 
 
 def _record(f32, int8, diff):

@@ -10,6 +10,7 @@ It assumes only independent rounds from one continuous distribution, is exact (c
 median of 8-12 points (a bootstrap median takes only a handful of distinct values). With fewer than 6 rounds
 95 % is unreachable; the CI is then [min, max] and ``coverage`` says what it really is.
 ``method="bootstrap"`` (percentile bootstrap of rounds) is available for comparison.
+:func:`fmt` writes a point or an interval bound the way every report line does.
 """
 from __future__ import annotations
 
@@ -19,6 +20,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from ovyolo.errors import WorkflowError
+
+
+def fmt(v, spec: str) -> str:
+    """``v`` formatted with ``spec`` ("-" for None); a value that rounds to zero carries no minus sign (``-0.000``
+    reads as a loss), and keeps a ``+`` when ``spec`` asks for one."""
+    if v is None:
+        return "-"
+    text = format(v, spec)
+    return format(0.0, spec) if text.startswith("-") and float(text) == 0 else text
 
 
 def _binom_cdf_half(k: int, n: int) -> float:

@@ -15,6 +15,7 @@ import time
 from ovyolo import variants
 from ovyolo.atomic import write_json
 from ovyolo.errors import WorkflowError
+from ovyolo.measure.ci import fmt
 
 PRECISIONS = {"fp32": variants.BASELINE, "int8": variants.OURS_INT8}  # precision -> the variant timed as it
 KINDS = ("rect", "square")
@@ -29,12 +30,6 @@ def square_of(hw: tuple[int, int]) -> tuple[int, int] | None:
 
 def contender(kind: str, precision: str) -> str:
     return f"{kind}-{precision}"
-
-
-def signed(x: float) -> str:
-    """``+0.0123`` / ``-0.0123``; a value that rounds to zero is ``+0.0000`` (never ``-0.0000``)."""
-    text = f"{x:+.4f}"
-    return "+0.0000" if text == "-0.0000" else text
 
 
 def _speed_word(s: dict) -> str:
@@ -117,7 +112,7 @@ def square_line(r: dict) -> str:
         a = r["accuracy"][p]
         if a["diff"] is None:
             return "not comparable (no ground truth)"
-        return f"{signed(a['diff'])} [{signed(a['ci'][0])}, {signed(a['ci'][1])}]"
+        return f"{fmt(a['diff'], '+.4f')} [{fmt(a['ci'][0], '+.4f')}, {fmt(a['ci'][1], '+.4f')}]"
 
     level = next(iter(r["accuracy"].values()))
     return (f"Shape: the rectangular {h}x{w} against the square {s}x{s} a plain `yolo export imgsz={s}` builds "

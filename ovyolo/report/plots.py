@@ -300,7 +300,7 @@ def plot_squares(results: list[dict], path) -> Path:
     bootstrap CI); a note when there is none."""
     import numpy as np
 
-    from ovyolo.measure.square import signed
+    from ovyolo.measure.ci import fmt
 
     fig, axes = _figure(max(1, 2 * len(results)), "What the rectangular shape buys over the square export: "
                                                   "speed-up and mAP50-95 difference, with CIs")
@@ -329,7 +329,7 @@ def plot_squares(results: list[dict], path) -> Path:
         aerr = np.array([_err(a["diff"], *(a["ci"] or (None, None))) for a in acc]).T.reshape(2, -1)
         ax_a.errorbar(diffs, y, xerr=aerr, fmt="o", capsize=4, color="tab:green")
         for yy, d in zip(y, diffs):
-            ax_a.annotate(signed(d), (d, yy), textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8)
+            ax_a.annotate(fmt(d, '+.4f'), (d, yy), textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8)
         ax_a.axvline(0.0, color="black", lw=1)
         ax_a.set_yticks(y, [labels[p] for p in names], fontsize=8)
         ax_a.set_ylim(-0.7, len(names) - 0.3)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ovyolo import variants
+from ovyolo.measure.ci import fmt
 from ovyolo.measure.profile import LABELS, compare_layers
 from ovyolo.shapes import hw_name
 
@@ -16,7 +17,7 @@ def _fmt_speed(s: dict) -> str:
 
 
 def _fmt_drop(d: dict) -> str:
-    return f"{_num(d['mAP50_95'], '.3f')} [{_num(d['ci'][0], '.3f')}, {_num(d['ci'][1], '.3f')}]"
+    return f"{fmt(d['mAP50_95'], '.3f')} [{fmt(d['ci'][0], '.3f')}, {fmt(d['ci'][1], '.3f')}]"
 
 
 TIE_RULE = ("between equivalent variants the one that runs at the default f32 precision hint is recommended (a bf16 run "
@@ -204,22 +205,14 @@ RULE = ("Fastest variant whose mAP50-95 drop against true f32 stays within {max_
 TABLE_HEADER = ("variant", "p50 ms", "speed-up [CI]", "mAP50-95", "drop [CI]", "verdict")
 
 
-def _num(v, fmt: str) -> str:
-    """``v`` formatted; a value that rounds to zero has no minus sign (``-0.000`` reads as a loss)."""
-    if v is None:
-        return "-"
-    text = format(v, fmt)
-    return text[1:] if text.startswith("-") and float(text.rstrip("x")) == 0 else text
-
-
 def _glance_row(t: dict) -> list[str]:
     lo, hi = t["speedup_ci"]
     dlo, dhi = t["drop_ci"]
     speed = "-" if t["speedup"] is None else (
         f"{t['speedup']:.2f}x" + ("" if lo is None or lo == hi else f" [{lo:.2f}, {hi:.2f}]"))
     drop = "-" if t["drop"] is None else (
-        _num(t["drop"], ".3f") + ("" if dlo is None or dlo == dhi else f" [{_num(dlo, '.3f')}, {_num(dhi, '.3f')}]"))
-    return [t["variant"], _num(t["p50_ms"], ".1f"), speed, _num(t["mAP50_95"], ".3f"), drop, t["verdict"]]
+        fmt(t["drop"], ".3f") + ("" if dlo is None or dlo == dhi else f" [{fmt(dlo, '.3f')}, {fmt(dhi, '.3f')}]"))
+    return [t["variant"], fmt(t["p50_ms"], ".1f"), speed, fmt(t["mAP50_95"], ".3f"), drop, t["verdict"]]
 
 
 def headline(item: dict) -> str:
