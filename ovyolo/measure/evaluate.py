@@ -6,7 +6,7 @@ preprocessing (:mod:`ovyolo.data.letterbox`), the same NMS and the same COCOeval
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,12 +135,34 @@ def _duration(seconds: float) -> str:
         f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-def evaluate(predict: Callable[[np.ndarray], np.ndarray], images: list[Path], hw: tuple[int, int], names: list[str],
+PREFETCH = 8  # images read and letterboxed ahead of the inference (memory: a few canvases)
+
+
+def _read_items(images: list[Path], hw: tuple[int, int]) -> Iterator[tuple]:
+    """``(path, 1x3xHxW float32, geometry, labels)`` per readable image, ``(path, None, error, None)`` otherwise:
+    what the reading thread of :func:`evaluate` produces (exact full-size decoding and letterboxing)."""
+    from ovyolo.data.letterbox import load_letterboxed, to_tensor
+
+    for path in images:
+        try:
+            canvas, geo = load_letterboxed(path, hw)
+        except ValueError as exc:
+            yield path, None, exc, None
+            continue
+        yield path, to_tensor(canvas), geo, gt_boxes(path, (geo.src_h, geo.src_w))
+
+
+def evaluate(predict, images: list[Path], hw: tuple[int, int], names: list[str],
              layout: str, conf: float | None = None, iou: float | None = None, *, multi_label: bool = True,
              raw_images: int = RAW_IMAGES, progress_seconds: float = PROGRESS_SECONDS) -> Evaluation:
     """Letterbox each image to ``hw``, run ``predict`` (1x3xHxW float32 -> raw batch-1 output), NMS, map boxes
     back to the original image and score against its labels with :func:`coco_eval`. ``conf`` / ``iou``: the NMS
     thresholds, by default the config's ``evaluation.conf`` / ``.iou``.
+
+    ``predict``: a callable, or a :class:`~ovyolo.measure.runtimes.Runner`, whose :meth:`infer_all` keeps several
+    batch-1 requests in flight (OpenVINO). Either way one pipeline runs: a thread reads, letterboxes and loads the
+    labels of the next ``PREFETCH`` images (:func:`ovyolo.data.prefetch.prefetch`) while the current ones are
+    inferred; outputs are decoded in the images' order, so the numbers are those of a plain loop.
 
     Streams: memory does not grow with the raw outputs of the split; only the per-image detections (after NMS) and
     the raw outputs of the first ``raw_images`` images are kept. Progress (images done of total, rate, time left)
@@ -154,35 +176,45 @@ def evaluate(predict: Callable[[np.ndarray], np.ndarray], images: list[Path], hw
     import time
 
     from ovyolo.config import default
-    from ovyolo.data.letterbox import load_letterboxed, to_tensor
+    from ovyolo.data.prefetch import prefetch
 
     conf = default("evaluation.conf") if conf is None else conf
     iou = default("evaluation.iou") if iou is None else iou
+    infer_all = getattr(predict, "infer_all", None)
+    if infer_all is None:
+        def infer_all(pairs):
+            for key, x in pairs:
+                yield key, predict(x)
 
     preds, gts, sizes, files, raws, skipped = [], [], [], [], [], 0
     total, t0 = len(images), time.perf_counter()
     last = t0
-    for n, path in enumerate(images, start=1):
-        try:
-            canvas, geo = load_letterboxed(path, hw)
-        except ValueError as exc:
-            log.warning("skipping unreadable val image: %s", exc)
-            skipped += 1
-            continue
-        raw = np.asarray(predict(to_tensor(canvas)), dtype=np.float32)
+
+    def readable():
+        nonlocal skipped
+        for path, tensor, geo, gt in prefetch(_read_items(images, hw), PREFETCH, name="ovyolo-val-reader"):
+            if tensor is None:
+                log.warning("skipping unreadable val image: %s", geo)
+                skipped += 1
+                continue
+            yield (path, geo, gt), tensor
+
+    for n, ((path, geo, gt), raw) in enumerate(infer_all(readable()), start=1):
+        raw = np.asarray(raw, dtype=np.float32)
         det = nms(raw, layout, len(names), conf=conf, iou=iou, multi_label=multi_label)
         det[:, :4] = geo.boxes_to_source(det[:, :4])
         preds.append(det)
-        gts.append(gt_boxes(path, (geo.src_h, geo.src_w)))
+        gts.append(gt)
         sizes.append((geo.src_h, geo.src_w))
         files.append(str(path))
         if len(raws) < raw_images:
             raws.append(raw)
         now = time.perf_counter()
         if now - last >= progress_seconds:
-            rate = n / (now - t0)
-            log.info("validated %d/%d images (%.1f img/s), about %s left", n, total, rate,
-                     _duration((total - n) / rate))
+            done = n + skipped
+            rate = done / (now - t0)
+            log.info("validated %d/%d images (%.1f img/s), about %s left", done, total, rate,
+                     _duration((total - done) / rate))
             last = now
     if not preds:
         raise WorkflowError(f"none of the {len(images)} val images could be read; check the dataset's val split")

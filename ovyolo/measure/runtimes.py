@@ -17,7 +17,7 @@ Variants:
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +52,7 @@ class Runner:
     precision_hint: str | None
     _infer: Callable[[np.ndarray], np.ndarray] = field(repr=False)
     _keep: object = field(default=None, repr=False)  # the compiled model/session, kept alive
+    _stream: Callable[[Iterable], Iterator] | None = field(default=None, repr=False)  # OpenVINO: async, in order
 
     @property
     def is_openvino(self) -> bool:
@@ -74,6 +75,16 @@ class Runner:
     def infer(self, x: np.ndarray) -> np.ndarray:
         """Run one synchronous batch-1 inference; returns the raw first output as a numpy array."""
         return self._infer(self.check_input(x))
+
+    def infer_all(self, items: Iterable[tuple[object, np.ndarray]]) -> Iterator[tuple[object, np.ndarray]]:
+        """``(key, 1x3xhxw float32)`` pairs -> ``(key, raw first output)`` in the same order, each input at batch
+        1 as :meth:`infer` runs it. An OpenVINO runner keeps up to ``properties["optimal_requests"]`` requests in
+        flight (``AsyncInferQueue``: with the THROUGHPUT hint, one per stream); the others run one at a time."""
+        if self._stream is not None:
+            yield from self._stream((key, self.check_input(x)) for key, x in items)
+            return
+        for key, x in items:
+            yield key, self.infer(x)
 
 
 def _check_hw(variant: str, source: Path, model_shape: list, hw: tuple[int, int] | None) -> tuple[int, int]:
@@ -131,12 +142,17 @@ def precision_name(value) -> str:
     return str(value)
 
 
-def openvino_config(threads: int, precision_hint: str, performance_hint: str) -> dict:
-    """The CPU compile configuration used for latency (``LATENCY``) and throughput (``THROUGHPUT``)."""
+def openvino_config(threads: int, precision_hint: str, performance_hint: str, cpu_pinning: bool = True) -> dict:
+    """The CPU compile configuration used for latency (``LATENCY``) and throughput (``THROUGHPUT``).
+
+    ``cpu_pinning=False`` for a process that shares the machine with others (validation jobs run side by side):
+    OpenVINO pins its threads to the first cores by default, so two processes with one thread each both ran on the
+    same core (two one-thread validations used 1.44 of the 2 cores, AMD VM)."""
     return {
         "INFERENCE_NUM_THREADS": int(threads),
         "INFERENCE_PRECISION_HINT": precision_hint,
         "PERFORMANCE_HINT": performance_hint,
+        "ENABLE_CPU_PINNING": bool(cpu_pinning),
     }
 
 
@@ -172,7 +188,48 @@ def openvino_properties(compiled) -> dict:
     }
 
 
-def _openvino_runner(variant, xml, threads, precision_hint, hw) -> Runner:
+def _ordered_async(compiled, requests: int):
+    """``(key, input)`` pairs -> ``(key, first output)`` in order, up to ``requests`` inferences in flight."""
+    import threading
+    from collections import deque
+
+    import openvino as ov
+
+    def done(request, slot) -> None:  # OpenVINO's callback thread: copy the output and nothing more
+        try:
+            slot[1] = request.get_output_tensor(0).data.copy()
+        except BaseException as exc:  # noqa: BLE001 - raised in order by the consumer
+            slot[2] = exc
+        slot[0].set()
+
+    def stream(pairs: Iterable) -> Iterator:
+        infer_queue = ov.AsyncInferQueue(compiled, requests)
+        infer_queue.set_callback(done)
+        pending: deque = deque()
+
+        def finish():
+            key, slot = pending.popleft()
+            slot[0].wait()
+            if slot[2] is not None:
+                raise slot[2]
+            return key, slot[1]
+
+        try:
+            for key, x in pairs:
+                slot = [threading.Event(), None, None]
+                infer_queue.start_async({0: x}, slot)
+                pending.append((key, slot))
+                while pending and (pending[0][1][0].is_set() or len(pending) > requests):
+                    yield finish()
+            while pending:
+                yield finish()
+        finally:
+            infer_queue.wait_all()
+
+    return stream
+
+
+def _openvino_runner(variant, xml, threads, precision_hint, hw, performance_hint="LATENCY", cpu_pinning=True) -> Runner:
     import openvino as ov
 
     from ovyolo.ir import model_input_shape
@@ -182,7 +239,7 @@ def _openvino_runner(variant, xml, threads, precision_hint, hw) -> Runner:
     core = ov.Core()
     model = core.read_model(str(xml))
     input_hw = _check_hw(variant, xml, model_input_shape(model, xml), hw)
-    compiled = core.compile_model(model, DEVICE, openvino_config(threads, hint, "LATENCY"))
+    compiled = core.compile_model(model, DEVICE, openvino_config(threads, hint, performance_hint, cpu_pinning))
     props = {"runtime": "openvino", "openvino_version": ov.get_version(), "requested_precision_hint": hint,
              **openvino_properties(compiled)}
     request = compiled.create_infer_request()
@@ -191,7 +248,9 @@ def _openvino_runner(variant, xml, threads, precision_hint, hw) -> Runner:
         request.infer({0: x}, share_inputs=True)
         return request.get_output_tensor(0).data.copy()
 
-    return Runner(variant, input_hw, props, xml, int(threads), hint, infer, (compiled, request))
+    requests = max(1, int(props.get("optimal_requests") or 1))
+    stream = _ordered_async(compiled, requests) if requests > 1 else None
+    return Runner(variant, input_hw, props, xml, int(threads), hint, infer, (compiled, request), stream)
 
 
 def _onnxruntime_runner(onnx, threads, precision_hint, hw) -> Runner:
@@ -272,6 +331,8 @@ def make_runner(
     threads: int,
     precision_hint: str | None = None,
     hw: tuple[int, int] | None = None,
+    performance_hint: str = "LATENCY",
+    cpu_pinning: bool = True,
 ) -> Runner:
     """Build the runner of ``variant`` on CPU with exactly ``threads`` threads.
 
@@ -280,6 +341,10 @@ def make_runner(
     need ``xml``. ``precision_hint`` overrides the variant's registered OpenVINO ``INFERENCE_PRECISION_HINT``;
     torch and onnxruntime run in f32 only. ``hw``, if given, is checked against the model's static input
     (ShapeMismatchError naming both) and fixes the input shape of the otherwise shape-free torch model.
+    ``performance_hint``: OpenVINO's ``PERFORMANCE_HINT`` (``LATENCY``: one stream, what the benchmark times;
+    ``THROUGHPUT``: streams of one thread each, for :meth:`Runner.infer_all`; torch and onnxruntime ignore it).
+    ``cpu_pinning``: OpenVINO's ``ENABLE_CPU_PINNING`` (off where several jobs share the cores, see
+    :func:`openvino_config`).
     """
     spec = variants.get(variant)
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
@@ -287,7 +352,9 @@ def make_runner(
     if spec.is_openvino:
         if precision_hint not in (None, "f32", "bf16", "f16"):
             raise WorkflowError(f"unknown OpenVINO precision hint '{precision_hint}'; use f32, bf16 or f16")
-        return _openvino_runner(variant, xml, threads, precision_hint, hw)
+        if performance_hint not in ("LATENCY", "THROUGHPUT"):
+            raise WorkflowError(f"unknown OpenVINO performance hint '{performance_hint}'; use LATENCY or THROUGHPUT")
+        return _openvino_runner(variant, xml, threads, precision_hint, hw, performance_hint, cpu_pinning)
     if precision_hint not in (None, "f32"):
         raise WorkflowError(f"variant '{variant}' runs in f32 only; precision hint '{precision_hint}' applies to OpenVINO")
     if spec.runs == "onnx":

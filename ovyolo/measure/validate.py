@@ -11,6 +11,8 @@ from ovyolo import variants
 from ovyolo.atomic import atomic_file, write_json
 from ovyolo.measure.runtimes import runner_args
 
+VALIDATE_HINT = "THROUGHPUT"
+
 
 def not_measured_record(model: str, variant: str, hw: tuple[int, int], why: str, out_metrics, out_outputs,
                         out_matches) -> dict:
@@ -53,13 +55,18 @@ def validate_variant(model: str, variant: str, hw: tuple[int, int], *, model_fil
     meta = yaml.safe_load(Path(meta_yaml).read_text())
     names = [meta["names"][k] for k in sorted(meta["names"])]
     images = load_dataset(data_yaml).images("val")
-    runner = make_runner(variant, **runner_args(model_files), threads=threads, hw=hw)
+    # THROUGHPUT: OpenVINO's streams of one thread each, one batch-1 request per stream in flight (the outputs are
+    # those of the benchmark's LATENCY compilation: tests/test_validate_pipeline.py; torch/onnxruntime ignore it);
+    # no CPU pinning: validation jobs run side by side
+    runner = make_runner(variant, **runner_args(model_files), threads=threads, hw=hw, performance_hint=VALIDATE_HINT,
+                         cpu_pinning=False)
     t0 = time.perf_counter()
-    ev = evaluate(runner.infer, images, hw, names, meta["layout"], conf=conf, iou=iou)
+    ev = evaluate(runner, images, hw, names, meta["layout"], conf=conf, iou=iou)
     result, raw = ev.result, ev.raw
     result.update({
         "model": model, "variant": variant, "hw": [int(hw[0]), int(hw[1])], "seconds": time.perf_counter() - t0,
         "inference_precision": runner.properties.get("inference_precision", "f32"), "threads": threads,
+        "streams": runner.properties.get("streams"), "performance_hint": runner.properties.get("performance_hint"),
         "agreement": None, "measured": True,
     })
     if baseline:

@@ -33,7 +33,7 @@ rule validate:
         f"{LOGS}/{{model}}/{{h}}x{{w}}/validate_{{variant}}.log",
     conda:
         "../../envs/ovyolo.yaml"
-    threads: THREADS
+    threads: VALIDATE_THREADS
     params:
         conf=config["evaluation"]["conf"],
         iou=config["evaluation"]["iou"],
