@@ -1,6 +1,7 @@
 """End to end: the real workflow (Snakemake, Ultralytics, torch, OpenVINO, NNCF) on a tiny config."""
 import copy
 import json
+import re
 
 import numpy as np
 import pytest
@@ -263,6 +264,24 @@ def test_benchmarks_never_overlap_other_jobs(run):
         for other, (o0, o1) in spans.items():
             if other != name:
                 assert o1 <= b0 or o0 >= b1, f"{other} overlapped {name}"
+
+
+def test_validations_at_once_never_ask_for_more_threads_than_the_machine_has(run):
+    """--cores 8 on this machine: the validation jobs running at any moment hold at most os.cpu_count() threads
+    (the "cpu" bound of local runs, workflow/rules/common.smk)."""
+    import os
+
+    wd, _ = run
+    spans = job_intervals(wd)
+    validations = {}
+    for name, span in spans.items():
+        if "/validate_" in name:
+            threads = re.search(r"job start \S+ threads (\d+)", (wd / name).read_text())
+            validations[name] = (span, int(threads.group(1)))
+    assert len(validations) >= 4 and {t for _, t in validations.values()} == {1}
+    for name, ((start, _end), _threads) in validations.items():
+        at_once = sum(t for (s0, s1), t in validations.values() if s0 <= start < s1)
+        assert at_once <= (os.cpu_count() or 1), f"{at_once} validation threads at once when {name} started"
 
 
 def test_html_report_contains_the_plots(run, tmp_path):

@@ -72,9 +72,11 @@ THREADS = machine_threads()
 # at the demo shape a one-thread OpenVINO request costs 17 core-ms where two threads cost 21 (AMD VM, docs/speed.md)
 VALIDATE_THREADS = 1
 
-# Local runs: a job holds as many "cpu" units as its threads (profiles/default: cpu=threads) and the machine's
-# cores bound their sum, whatever --cores says: `--cores 8` on a 2-core VM ran four 2-thread validations at once,
-# a third of the CPU time in the kernel. `--resources cpu=N` sets another bound; cluster jobs are not bound.
+# Local runs: a validation job holds as many "cpu" units as its threads and the machine's cores bound their sum,
+# whatever --cores says: `--cores 8` on a 2-core VM ran four 2-thread validations at once, a third of the CPU time
+# in the kernel. Other jobs hold none (export, quantize, gallery keep less than their threads busy: bounding them
+# too made the default run wait on them one at a time). `--resources cpu=N` sets another bound; cluster jobs are
+# not bound.
 if workflow.local_exec and "cpu" not in workflow.global_resources:
     workflow.global_resources["cpu"] = os.cpu_count() or 1
 

@@ -34,6 +34,8 @@ rule validate:
     conda:
         "../../envs/ovyolo.yaml"
     threads: VALIDATE_THREADS
+    resources:
+        cpu=VALIDATE_THREADS,
     params:
         conf=config["evaluation"]["conf"],
         iou=config["evaluation"]["iou"],
