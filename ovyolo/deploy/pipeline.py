@@ -6,7 +6,7 @@ generator, so memory does not grow with the source's length.
 
 :class:`Pipeline` overlaps three things:
 
-- a reader thread decodes and letterboxes the next images (:mod:`ovyolo.data.letterbox`, the one preprocessing) into
+- a reader thread (:func:`ovyolo.data.prefetch.prefetch`) decodes and letterboxes the next images (:mod:`ovyolo.data.letterbox`, the one preprocessing) into
   a bounded queue;
 - OpenVINO's ``AsyncInferQueue`` runs as many requests as the compiled model's ``OPTIMAL_NUMBER_OF_INFER_REQUESTS``;
 - the calling thread decodes finished outputs with :meth:`ovyolo.deploy.predict.Detector.decode` (the exact
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import glob
 import logging
-import queue
 import sys
 import threading
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ovyolo.data.prefetch import prefetch
 from ovyolo.errors import WorkflowError
 
 log = logging.getLogger(__name__)
@@ -207,9 +207,6 @@ class _Item:
     done: threading.Event = field(default_factory=threading.Event)
 
 
-_END = object()
-
-
 class Pipeline:
     """Source -> detections with a reader thread and an ``AsyncInferQueue`` (see the module docstring).
 
@@ -237,56 +234,41 @@ class Pipeline:
         self.progress = progress
         self.stats = Stats(requests=self.requests)
 
-    # -- the reader thread --------------------------------------------------------------------------------------------
-    def _read(self, frames: Iterable, bgr: bool, out: queue.Queue, stop: threading.Event) -> None:
+    # -- the reading stage (run ahead in a thread by ovyolo.data.prefetch) ---------------------------------------------
+    def _read(self, frames: Iterable, bgr: bool) -> Iterator[_Item]:
         import cv2
 
         from ovyolo.data.letterbox import letterbox, to_tensor
 
         st = self.stats
-
-        def put(obj) -> bool:
-            while not stop.is_set():
-                try:
-                    out.put(obj, timeout=0.1)
-                    return True
-                except queue.Full:
-                    continue
-            return False
-
-        try:
-            it = iter(frames)
-            index = 0
-            while not stop.is_set():
-                w0, c0 = time.perf_counter(), time.thread_time()
-                try:
-                    name, image, *full = next(it)
-                except StopIteration:
-                    break
-                w1, c1 = time.perf_counter(), time.thread_time()
-                item = _Item(index, str(name))
-                index += 1
-                if image is None:
-                    item.error = "unreadable"
-                else:
-                    item.height, item.width = int(image.shape[0]), int(image.shape[1])
-                    if full and full[0] is not None and tuple(full[0]) != (item.height, item.width):
-                        item.scale_back = (full[0][0] / item.height, full[0][1] / item.width)
-                        item.height, item.width = int(full[0][0]), int(full[0][1])
-                    canvas, item.geo = letterbox(image, self.detector.hw)  # per channel: the order does not matter
-                    item.tensor = to_tensor(canvas, bgr=bgr)
-                    if self.keep_images:
-                        item.image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if bgr else image
-                w2, c2 = time.perf_counter(), time.thread_time()
-                st.decode_s += w1 - w0
-                st.decode_cpu_s += c1 - c0
-                st.pre_s += w2 - w1
-                st.pre_cpu_s += c2 - c1
-                if not put(item):
-                    return
-            put(_END)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread, which raises it
-            put(exc)
+        it = iter(frames)
+        index = 0
+        while True:
+            w0, c0 = time.perf_counter(), time.thread_time()
+            try:
+                name, image, *full = next(it)
+            except StopIteration:
+                return
+            w1, c1 = time.perf_counter(), time.thread_time()
+            item = _Item(index, str(name))
+            index += 1
+            if image is None:
+                item.error = "unreadable"
+            else:
+                item.height, item.width = int(image.shape[0]), int(image.shape[1])
+                if full and full[0] is not None and tuple(full[0]) != (item.height, item.width):
+                    item.scale_back = (full[0][0] / item.height, full[0][1] / item.width)
+                    item.height, item.width = int(full[0][0]), int(full[0][1])
+                canvas, item.geo = letterbox(image, self.detector.hw)  # per channel: the order does not matter
+                item.tensor = to_tensor(canvas, bgr=bgr)
+                if self.keep_images:
+                    item.image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if bgr else image
+            w2, c2 = time.perf_counter(), time.thread_time()
+            st.decode_s += w1 - w0
+            st.decode_cpu_s += c1 - c0
+            st.pre_s += w2 - w1
+            st.pre_cpu_s += c2 - c1
+            yield item
 
     # -- the consuming side -------------------------------------------------------------------------------------------
     @staticmethod
@@ -342,19 +324,11 @@ class Pipeline:
         self.stats = st = Stats(requests=self.requests)
         infer_queue = ov.AsyncInferQueue(self.detector.compiled, self.requests)
         infer_queue.set_callback(self._done)
-        q: queue.Queue = queue.Queue(maxsize=self.prefetch)
-        stop = threading.Event()
-        reader = threading.Thread(target=self._read, args=(frames, bgr, q, stop), name="ovyolo-reader", daemon=True)
         pending: deque[_Item] = deque()
         w0, c0 = time.perf_counter(), time.process_time()
-        reader.start()
+        items = prefetch(self._read(frames, bgr), self.prefetch, name="ovyolo-reader")
         try:
-            while True:
-                item = q.get()
-                if item is _END:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
+            for item in items:
                 if item.tensor is not None:
                     item.t0 = time.perf_counter()
                     infer_queue.start_async({0: item.tensor}, item, share_inputs=True)
@@ -369,9 +343,8 @@ class Pipeline:
                 if bar is not None:
                     bar.update(1)
         finally:
-            stop.set()
+            items.close()
             infer_queue.wait_all()
-            reader.join(timeout=10)
             st.wall_s = time.perf_counter() - w0
             st.process_cpu_s = time.process_time() - c0
             if bar is not None:
