@@ -85,7 +85,9 @@ def _run(tiny, out: str, max_drop: float, **kw):
 def test_plain_int8_loses_and_accuracy_control_reverts_ops_until_within_budget(tiny):
     # a careless recipe (no ignored head ops, performance preset) loses clearly on this model
     max_drop = 0.005
-    report = _run(tiny, "int8-ac", max_drop, preset="performance", keep_head_float=False, max_iterations=6)
+    # up to every op the careless recipe quantized (15): how many must go back depends on the CPU's kernels
+    # (6 on the Intel VM, 10 on the AMD EPYC one)
+    report = _run(tiny, "int8-ac", max_drop, preset="performance", keep_head_float=False, max_iterations=15)
     assert report["fp32_map50_95"] > 0.2  # non-trivial mAP: the test measures something
     assert report["int8_drop"] > 2 * max_drop, report  # plain INT8 breaks the budget clearly
     assert report["reverted_count"] >= 1 and report["iterations"] >= 1
