@@ -69,7 +69,7 @@ def machine_threads():
 
 THREADS = machine_threads()
 # A validation job runs one-thread inference (with its reading thread beside it) and several run side by side:
-# at the demo shape a one-thread OpenVINO request costs 17 core-ms where two threads cost 21 (AMD VM, docs/speed.md)
+# at the demo shape a one-thread OpenVINO request costs 17 core-ms where two threads cost 21 (AMD VM, docs/accuracy.md)
 VALIDATE_THREADS = 1
 
 # Local runs: a validation job holds as many "cpu" units as its threads and the machine's cores bound their sum,
