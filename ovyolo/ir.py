@@ -101,3 +101,71 @@ def read_model_info(xml_or_model) -> dict:
         return {}
     keys = model.get_rt_info()["model_info"]
     return {k: _parse_info(k, str(model.get_rt_info(["model_info", k]).value)) for k in sorted(keys)}
+
+
+def batch_agnostic_reshapes(model) -> int:
+    """Let a static batch-1 IR run at another batch: a Reshape whose target shape is a constant starting with the
+    batch (1), applied to a tensor whose first dim is that batch, gets 0 there instead (``special_zero``: "copy the
+    input's dim"), so it follows the batch. The static ONNX exports of YOLO heads bake the batch into such Reshapes
+    (the DFL's ``[1, 4, 16, N]``), which makes OpenVINO refuse ``model.reshape([B, 3, h, w])``. Edits ``model`` in
+    place; returns how many Reshapes changed. Whether the result computes per image what batch 1 computes is for
+    the caller to check (:func:`ovyolo.measure.batching` does, on real images)."""
+    import numpy as np
+    import openvino as ov
+
+    changed = 0
+    for op in model.get_ordered_ops():
+        if op.get_type_name() != "Reshape":
+            continue
+        target = op.input_value(1).get_node()
+        data = op.input_value(0).get_partial_shape()
+        if target.get_type_name() != "Constant" or data.rank.is_dynamic or data.rank.get_length() == 0:
+            continue
+        dims = np.array(target.get_vector())
+        if len(dims) == 0 or dims[0] != 1 or not data[0].is_static or data[0].get_length() != 1:
+            continue
+        dims[0] = 0
+        const = ov.opset13.constant(dims.astype(target.get_element_type().to_dtype()))
+        op.input(1).replace_source_output(const.output(0))
+        op.set_special_zero(True)
+        changed += 1
+    return changed
+
+
+class BatchError(WorkflowError):
+    """An IR that cannot run at another batch than 1 (:func:`with_batch`)."""
+
+
+def _batch_checked_shapes(model) -> dict:
+    """The static output shapes of the ops that could move images across the batch: every Reshape and the results."""
+    return {op.get_friendly_name(): [list(op.get_output_partial_shape(i).to_shape())
+                                     for i in range(op.get_output_size())]
+            for op in model.get_ordered_ops() if op.get_type_name() in ("Reshape", "Result")}
+
+
+def with_batch(model, batch: int, where):
+    """``model`` (a read ``ov.Model`` with a static 1 x 3 x h x w input) reshaped to ``batch`` x 3 x h x w
+    (:func:`batch_agnostic_reshapes` first). The result is kept only if every Reshape and every output has its
+    batch-1 shape with the first dim times ``batch`` (images stay apart: no Reshape folds one image into another's
+    rows); else one clear :class:`BatchError` (e.g. YOLO12's area attention, whose Reshapes fix the number of areas
+    times the batch as a constant)."""
+    dims = model_input_shape(model, where)
+    if int(batch) == dims[0]:
+        return model
+    if len(dims) != 4 or dims[0] != 1 or min(dims) <= 0:
+        raise BatchError(f"{where}: input is {dims}; only a static 1 x 3 x h x w IR can be run at batch {batch}")
+    before = _batch_checked_shapes(model)
+    batch_agnostic_reshapes(model)
+    try:
+        model.reshape([int(batch), *dims[1:]])
+    except Exception as exc:  # noqa: BLE001 - OpenVINO's shape-inference errors are long; name the cause in one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BatchError(f"{where}: OpenVINO cannot run this IR at batch {batch} ({first[:200]}); "
+                         "use batch 1") from None
+    after = _batch_checked_shapes(model)
+    for name, shapes in before.items():
+        for old, new in zip(shapes, after.get(name, [])):
+            if old and new != [old[0] * int(batch), *old[1:]]:
+                raise BatchError(f"{where}: at batch {batch}, {name} would be {new} instead of {old} with its first "
+                                 f"dim times {batch}: its images would mix; use batch 1")
+    return model

@@ -137,7 +137,7 @@ def pipeline_benchmark(smk) -> None:
 
     images = load_dataset(smk.input.data).images("val")[: smk.params.images]
     run(smk.wildcards.model, _hw(smk), int8_bundle=smk.input.int8, fp32_bundle=smk.input.fp32, images=images,
-        threads=smk.threads, rounds=smk.params.rounds, out=smk.output[0])
+        threads=smk.threads, rounds=smk.params.rounds, out=smk.output[0], batches=smk.params.batches)
 
 
 def compare_square(smk) -> None:

@@ -28,6 +28,8 @@ FAMILIES = [
     ("yolov10n.yaml", "end2end"), ("yolo11n.yaml", "ultralytics"), ("yolo12n.yaml", "ultralytics"),
     ("yolo26n.yaml", "end2end"), ("yolo26n-p6.yaml", "end2end"),
 ]
+# YOLO12's area attention reshapes to (areas x batch, ...) with the product as a constant: no batch but 1
+BATCH_ONE_ONLY = {"yolo12n.yaml"}
 HW = {32: (64, 96), 64: (128, 192)}
 CALIBRATION_IMAGES = 8
 ROWS: list[dict] = []
@@ -65,7 +67,9 @@ def calibrations(tmp_path_factory, demo_data):
 
 @pytest.mark.parametrize("arch,layout", FAMILIES, ids=[a.removesuffix(".yaml") for a, _ in FAMILIES])
 def test_family_through_the_workflow_stages(arch, layout, tmp_path, demo_data, calibrations, table):
+    import numpy as np
     import onnx
+    import openvino as ov
     from ultralytics import YOLO
 
     from ovyolo import layouts, sources
@@ -73,10 +77,11 @@ def test_family_through_the_workflow_stages(arch, layout, tmp_path, demo_data, c
     from ovyolo.build.export import export
     from ovyolo.build.quantize import int8_layers, quantize
     from ovyolo.data.dataset import load_dataset
+    from ovyolo.data.letterbox import letterbox, read_rgb, to_tensor
     from ovyolo.deploy.bundle import ULTRALYTICS_DIR, build_bundle
-    from ovyolo.ir import read_model_info
+    from ovyolo.ir import BatchError, read_model_info, with_batch
     from ovyolo.measure.evaluate import evaluate
-    from ovyolo.measure.runtimes import make_runner
+    from ovyolo.measure.runtimes import make_runner, openvino_config
 
     t0 = time.perf_counter()
     run = make_ultralytics_run(tmp_path / "run", names=NAMES, imgsz=96, model_yaml=arch)
@@ -103,6 +108,16 @@ def test_family_through_the_workflow_stages(arch, layout, tmp_path, demo_data, c
         assert ev.raw.shape[1:] == tuple(out_dims[1:])
         meta = yaml.safe_load((Path(xml).parent / "metadata.yaml").read_text())
         assert meta["stride"] == stride and meta["layout"] == layout and read_model_info(xml)["stride"] == stride
+    # the INT8 IR at batch 3 (ovyolo.ir.with_batch, what the pipeline runs): per image, exactly batch 1's outputs
+    xs = np.concatenate([to_tensor(letterbox(read_rgb(p), hw)[0]) for p in images[:3]])
+    core, cfg = ov.Core(), openvino_config(2, "f32", "LATENCY")
+    one = core.compile_model(str(int8), "CPU", cfg)
+    if arch in BATCH_ONE_ONLY:
+        with pytest.raises(BatchError, match="; use batch 1$"):
+            with_batch(core.read_model(str(int8)), 3, int8)
+    else:
+        three = core.compile_model(with_batch(core.read_model(str(int8)), 3, int8), "CPU", cfg)
+        assert np.array_equal(three(xs)[0], np.concatenate([one(x[None])[0] for x in xs]))
     for precision, xml in (("fp32", fp32), ("int8", int8)):
         bundle = base / "bundles" / precision
         manifest = build_bundle(Path(xml).parent, bundle, hw, precision)

@@ -82,6 +82,52 @@ def test_pipeline_finds_the_boxes_of_one_request_at_a_time(int8, demo_images, tm
     assert st["images"] == len(files) and st["img_per_s"] > 0 and st["decode_core_ms"] > 0 and st["post_core_ms"] > 0
 
 
+def test_batched_requests_find_exactly_the_boxes_of_batch_one(int8, trained_irs, demo_images, tmp_path):
+    """Images stacked 3 to a request (a short last request, an unreadable file in the middle): every image gets the
+    very detections of one request per image, in the source's order; the batched detector's detect() too."""
+    from ovyolo.data.letterbox import read_rgb
+    from ovyolo.deploy.pipeline import PIPELINE_HINT, Pipeline
+    from ovyolo.deploy.predict import load
+
+    _, fast = int8
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i, p in enumerate(demo_images[:10]):
+        (folder / f"{i:02d}.jpg").symlink_to(p)
+    (folder / "04b.jpg").write_bytes(b"not a jpeg")
+    batched = load(Path(trained_irs["int8"]).parent, threads=2, performance_hint=PIPELINE_HINT, batch=3)
+    assert batched.batch == 3 and batched.properties["batch"] == 3
+    assert list(batched.compiled.inputs[0].get_shape()) == [3, 3, *trained_irs["hw"]]
+    want, got = list(Pipeline(fast).run(folder)), list(Pipeline(batched).run(folder))
+    assert [r.name for r in got] == [r.name for r in want] and len(got) == 11
+    assert [r.error for r in got] == [r.error for r in want] and got[5].error and got[5].name.endswith("04b.jpg")
+    assert sum(len(r.det) for r in want) > 10
+    for a, b in zip(want, got):
+        assert np.array_equal(a.det, b.det), a.name
+    rgb = read_rgb(demo_images[0])
+    assert np.array_equal(batched.detect(rgb), fast.detect(rgb))
+
+
+def test_an_ir_that_cannot_take_another_batch_is_refused_in_one_line(trained_irs):
+    import openvino as ov
+
+    from ovyolo.deploy.predict import load
+    from ovyolo.errors import WorkflowError
+    from ovyolo.ir import with_batch
+
+    with pytest.raises(WorkflowError, match="images per request must be at least 1"):
+        load(trained_irs["int8"], batch=0)
+    model = ov.Core().read_model(str(trained_irs["fp32"]))
+    assert with_batch(model, 4, "x") is model  # a static batch-1 IR takes batch 4 ...
+    with pytest.raises(WorkflowError, match=r"^y: input is \[4, 3, .*only a static 1 x 3 x h x w IR can be run at batch 2$"):
+        with_batch(model, 2, "y")  # ... and then it is not a batch-1 IR any more
+    # a graph that folds the batch into another dim (a Reshape to a constant [3, 16]) cannot follow the batch
+    x = ov.opset13.parameter([1, 3, 4, 4], np.float32)
+    folded = ov.Model([ov.opset13.reshape(x, ov.opset13.constant(np.array([3, 16], np.int64)), False)], [x])
+    with pytest.raises(WorkflowError, match=r"^z: OpenVINO cannot run this IR at batch 2 \(.*\); use batch 1$"):
+        with_batch(folded, 2, "z")
+
+
 def test_sources_keep_their_order_and_count(int8, demo_images, tmp_path):
     """A glob, a video and a shuffled iterable of frames: one result per frame, in the source's order, each the
     detections Detector.detect finds on that frame."""

@@ -59,15 +59,28 @@ def test_every_point_is_named_and_no_label_covers_another(tmp_path, monkeypatch)
         plt.close(f)
 
 
-def _pipeline_result(ultralytics=True):
-    def c(median, lo, hi):
-        return {"img_per_s": {"median": median, "low": lo, "high": hi}, "core_ms_per_image": 2000 / median,
-                "round_seconds": [32 / median] * 6}
+def _pipeline_result(ultralytics=True, ir=None):
+    from ovyolo.measure.pipeline_bench import LABELS, ir_key, ir_label
 
-    contenders = {"ours-int8": c(181, 130, 208), "ours-fp32": c(88, 81, 128), "int8-ir-alone": c(275, 215, 389)}
+    def c(key, median, lo, hi):
+        return {"label": LABELS.get(key, key), "img_per_s": {"median": median, "low": lo, "high": hi},
+                "core_ms_per_image": 2000 / median, "round_seconds": [32 / median] * 6}
+
+    contenders = {"ours-int8": c("ours-int8", 181, 130, 208), "ours-fp32": c("ours-fp32", 88, 81, 128)}
+    ir = ir or {(1, False): (150, None), (8, True): (275, (1.8, 1.5, 2.0))}
+    speedups = {}
+    for (b, streams), (median, sp) in ir.items():
+        k = ir_key(b, streams)
+        contenders[k] = {**c(k, median, median - 20, median + 20), "label": ir_label(b, streams), "batch": b,
+                         "streams": streams}
+        if sp:
+            speedups[k] = {"ratio": sp[0], "ci": [sp[1], sp[2]]}
     if ultralytics:
-        contenders.update({"ultralytics-int8-folder": c(121, 95, 147), "ultralytics-int8-per-file": c(75, 60, 80)})
+        contenders.update({k: c(k, *v) for k, v in (("ultralytics-int8-folder", (121, 95, 147)),
+                                                    ("ultralytics-int8-per-file", (75, 60, 80)))})
     return {"model": "demo", "hw": [160, 256], "images": 32, "rounds": 6, "threads": 2, "contenders": contenders,
+            "batch": 8, "ir_alone": ir_key(8, True), "ir_speedup_over_batch1_sync": speedups,
+            "batched_max_abs_diff_vs_batch1": {ir_key(8, True): 0.0},
             "ultralytics_reference": "ultralytics-int8-folder" if ultralytics else None,
             "ours_over_ultralytics": {"ratio": 1.41, "ci": [1.16, 1.86]} if ultralytics else None,
             "time_split_ms_per_image": {"ours-int8": {"decode_core_ms": 1.54, "pre_core_ms": 0.51,
@@ -83,14 +96,37 @@ def test_pipeline_line_and_plot(tmp_path, monkeypatch):
 
     line = pipeline_line(_pipeline_result())
     assert line.startswith("Pipeline, 32 val image files to detections (6 interleaved rounds, 2 threads): your INT8 "
-                           "pipeline 181 img/s [130, 208] end to end (core-ms per image: decode 1.54, letterbox 0.51, "
-                           "inference 5.51, outputs 0.78), the INT8 IR alone 275 img/s [215, 389]")
+                           "pipeline 181 img/s [130, 208] end to end at batch 8 (core-ms per image: decode 1.54, "
+                           "letterbox 0.51, inference 5.51, outputs 0.78), the INT8 IR alone 275 img/s [255, 295]")
     assert line.endswith("folder source on the same bundle 121 img/s [95, 147]: ours 1.41x [1.16, 1.86] per round")
     assert pipeline_line(_pipeline_result(False)).endswith("Ultralytics' predict not measured: original YOLOv5 bundle")
     figs = []
     monkeypatch.setattr(plots, "_save", lambda fig, path: figs.append(fig))
     plots.plot_pipelines([_pipeline_result(), _pipeline_result(False)], tmp_path / "p.png")
     bars = [len(ax.patches) for ax in figs[0].axes if ax.get_visible()]
-    assert bars == [5, 3]
+    assert bars == [6, 4]
+    assert "INT8 IR alone, batch 8, streams (async)" in [t.get_text() for t in figs[0].axes[0].get_yticklabels()]
     plots.plot_pipelines([], tmp_path / "none.png")  # no pipeline benchmark: a figure that says so
     assert "no pipeline benchmark" in " ".join(t.get_text() for ax in figs[1].axes for t in ax.texts)
+
+
+def test_batch_line_names_the_fastest_and_every_equal_one():
+    """What batch and streams buy, from the per-round speed-ups over one request at batch 1: the fastest by its
+    median among those measurably faster, with every one whose CI reaches its lower end; none when nothing is."""
+    from ovyolo.measure.pipeline_bench import batch_line
+
+    line = batch_line(_pipeline_result(ir={(1, False): (150, None), (1, True): (200, (1.33, 1.2, 1.4)),
+                                           (8, False): (280, (1.9, 1.85, 1.95)), (8, True): (270, (1.8, 1.5, 1.86))}))
+    assert line.startswith("Batch and streams, the INT8 IR alone on ready tensors (6 interleaved rounds, 2 threads; "
+                           "speed-up per image over one request at batch 1, per round): batch 1, one request at a "
+                           "time 150 img/s; batch 1, streams (async) 200 img/s (1.33x [1.20, 1.40]); batch 8, one "
+                           "request at a time 280 img/s (1.90x [1.85, 1.95]); batch 8, streams (async) 270 img/s "
+                           "(1.80x [1.50, 1.86]). ")
+    assert ("Fastest per image on this machine: batch 8, one request at a time and batch 8, streams (async) (equal "
+            "within their CIs); batched outputs identical to batch 1") in line
+    alone = batch_line(_pipeline_result(ir={(1, False): (150, None), (8, True): (270, (1.8, 1.7, 1.9)),
+                                            (4, True): (200, (1.3, 1.2, 1.4))}))
+    assert "Fastest per image on this machine: batch 8, streams (async); " in alone
+    none = batch_line(_pipeline_result(ir={(1, False): (150, None), (8, True): (160, (1.05, 0.9, 1.2))}))
+    assert "Nothing is measurably faster per image than one request at batch 1 on this machine" in none
+    assert batch_line({**_pipeline_result(), "ir_speedup_over_batch1_sync": {}}) is None

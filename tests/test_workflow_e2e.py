@@ -194,12 +194,17 @@ def test_summary_has_a_row_per_variant(run):
     assert "openvino-int8 vs openvino-fp32, convolution by convolution" in verdict
     # image files to detections: our pipeline (INT8, FP32), the IR alone, Ultralytics' predict on our INT8 bundle
     pipe = json.loads((wd / "results/demo/192x320/pipeline.json").read_text())
-    assert set(pipe["contenders"]) == {"ours-int8", "ours-fp32", "int8-ir-alone", "ultralytics-int8-folder",
-                                       "ultralytics-int8-per-file"}
+    # ... and the INT8 IR alone at batch 1, 4 and 8 (the schema's default), one request at a time and with streams;
+    # our pipeline runs the 4 files as one request of 4 (python -m ovyolo predict's batch for 4 files)
+    assert set(pipe["contenders"]) == {"ours-int8", "ours-fp32", "ultralytics-int8-folder", "ultralytics-int8-per-file",
+                                       *(f"int8-ir-b{b}-{m}" for b in (1, 4, 8) for m in ("sync", "streams"))}
+    assert pipe["batch"] == 4 and pipe["ir_alone"] == "int8-ir-b4-streams"
+    assert pipe["batched_max_abs_diff_vs_batch1"] and max(pipe["batched_max_abs_diff_vs_batch1"].values()) < 1e-3
     assert (pipe["images"], pipe["rounds"]) == (4, 2) == tuple(TINY["pipeline"].values())
     assert all(len(c["round_seconds"]) == 2 and c["img_per_s"]["median"] > 0 for c in pipe["contenders"].values())
     assert pipe["ultralytics_reference"] in ("ultralytics-int8-folder", "ultralytics-int8-per-file")
     assert "- Pipeline, 4 val image files to detections (2 interleaved rounds" in verdict
+    assert "- Batch and streams, the INT8 IR alone on ready tensors (2 interleaved rounds" in verdict
     assert ("openvino-int8 vs ultralytics-int8, convolution by convolution" in verdict) == ("ultralytics-int8" in VARIANTS)
     # the paired CI of our INT8 minus Ultralytics' INT8 (same val images), in the verdict and verdict.json
     assert ("openvino-int8 minus ultralytics-int8, mAP50-95: " in verdict) == ("ultralytics-int8" in VARIANTS)

@@ -138,6 +138,21 @@ def test_openvino_reads_it_at_736x1280_in_f32(y5, reference):
     np.testing.assert_allclose(out, ref, rtol=1e-4, atol=2e-3)
 
 
+def test_the_original_yolov5_ir_runs_at_batch_2_with_the_outputs_of_batch_1(y5, reference):
+    """ovyolo.ir.with_batch on the original YOLOv5 head (objectness layout, its own anchor grid): bit-identical."""
+    import openvino as ov
+
+    from ovyolo.ir import with_batch
+
+    x, _ = reference
+    xs = np.concatenate([x, x[:, :, ::-1].copy()])
+    cfg = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": 2}
+    one = ov.Core().compile_model(ov.convert_model(str(y5["onnx"])), "CPU", cfg)
+    two = ov.Core().compile_model(with_batch(ov.convert_model(str(y5["onnx"])), 2, y5["onnx"]), "CPU", cfg)
+    assert two.input(0).get_shape() == [2, 3, 736, 1280]
+    assert np.array_equal(two(xs)[0], np.concatenate([one(xs[:1])[0], one(xs[1:])[0]]))
+
+
 def test_a_shape_off_the_stride_is_refused(y5, tmp_path):
     out = tmp_path / "720x1280" / "model.onnx"
     with pytest.raises(WorkflowError, match=r"720, 1280.*stride 32.*\[736, 1280\]"):

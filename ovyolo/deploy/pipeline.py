@@ -8,7 +8,9 @@ generator, so memory does not grow with the source's length.
 
 - a reader thread (:func:`ovyolo.data.prefetch.prefetch`) decodes and letterboxes the next images (:mod:`ovyolo.data.letterbox`, the one preprocessing) into
   a bounded queue;
-- OpenVINO's ``AsyncInferQueue`` runs as many requests as the compiled model's ``OPTIMAL_NUMBER_OF_INFER_REQUESTS``;
+- OpenVINO's ``AsyncInferQueue`` runs as many requests as the compiled model's ``OPTIMAL_NUMBER_OF_INFER_REQUESTS``,
+  each of one image, or of ``batch`` images stacked when the detector was loaded at a batch
+  (:func:`ovyolo.deploy.predict.load`, ``batch=``; the last request of a source is topped up with zero images);
 - the calling thread decodes finished outputs with :meth:`ovyolo.deploy.predict.Detector.decode` (the exact
   :func:`ovyolo.measure.evaluate.nms`, best class per box, as ``Detector.detect``) and yields them in source order.
 
@@ -39,6 +41,10 @@ VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpe
 # THROUGHPUT (2 streams here) over LATENCY + as many requests: 1.27x [0.80, 1.43] img/s and 8.4 vs 11.4 core-ms per
 # image (experiments/pipeline_bench.py, 2 vCPUs, loaded VM): not a win by the CI, but never measured slower and cheaper
 PIPELINE_HINT = "THROUGHPUT"
+# images per request for files and videos: 8 stacked letterboxed images per request, with the streams above, gave
+# identical boxes and 1.25x the img/s of batch 1 (150 vs 118 img/s, demo INT8 bundle at 160x256, 96 JPEGs, 6
+# interleaved rounds, 2-vCPU AMD EPYC); each run's pipeline.json measures it again (ovyolo.measure.pipeline_bench)
+PIPELINE_BATCH = 8
 PROGRESS_MIN = 100  # a progress bar (on a tty) for sources at least this long
 
 
@@ -119,6 +125,14 @@ def read_reduced(path: Path, hw: tuple[int, int]) -> tuple[np.ndarray, tuple[int
                 return im, (h0, w0)
             break
     return read_bgr(path), (h0, w0)
+
+
+def pipeline_batch(source) -> int:
+    """Images per request for ``source``: :data:`PIPELINE_BATCH` for a video and for image files (no more than
+    there are files); 1 for any other iterable (a camera: each frame's detections without waiting for the next)."""
+    if isinstance(source, Source):
+        return PIPELINE_BATCH if source.kind == "video" else max(1, min(PIPELINE_BATCH, len(source.paths)))
+    return 1
 
 
 def open_source(source: str | Path) -> Source:
@@ -202,8 +216,10 @@ class _Item:
     error: str | None = None
     scale_back: tuple[float, float] | None = None  # (y, x): decoded at reduced scale -> full-image pixels
     raw: np.ndarray | None = None
+    submitted: bool = False
     t0: float = 0.0
     infer_s: float = 0.0
+    readable: bool = True
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -212,8 +228,8 @@ class Pipeline:
 
     ``detector``: a :class:`ovyolo.deploy.predict.Detector` (:func:`ovyolo.deploy.predict.load`; compile it with
     ``performance_hint=PIPELINE_HINT`` for streams). ``requests``: infer requests in flight (default: the compiled
-    model's ``OPTIMAL_NUMBER_OF_INFER_REQUESTS``); ``prefetch``: letterboxed images waiting in the queue (default 2 x
-    requests); ``keep_images``: hand each frame back in :attr:`Result.image` (to draw it; reduced when
+    model's ``OPTIMAL_NUMBER_OF_INFER_REQUESTS``), each of ``detector.batch`` images; ``prefetch``: letterboxed images
+    waiting in the queue (default 2 x requests x batch); ``keep_images``: hand each frame back in :attr:`Result.image` (to draw it; reduced when
     ``reduced_decode``); ``progress``: a tqdm bar on stderr (None: only on a tty and for sources of at least
     ``PROGRESS_MIN`` images); ``reduced_decode``: decode JPEG files at 1/2-1/8 scale when the letterbox is that much
     smaller (:func:`read_reduced`; faster, approximate: the boxes move, see experiments/pipeline_bench.py).
@@ -228,7 +244,7 @@ class Pipeline:
         self.detector = detector
         optimal = int(detector.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         self.requests = max(1, int(requests or optimal))
-        self.prefetch = max(1, int(prefetch or 2 * self.requests))
+        self.prefetch = max(1, int(prefetch or 2 * self.requests * detector.batch))
         self.keep_images = keep_images
         self.reduced_decode = reduced_decode
         self.progress = progress
@@ -253,7 +269,7 @@ class Pipeline:
             item = _Item(index, str(name))
             index += 1
             if image is None:
-                item.error = "unreadable"
+                item.error, item.readable = "unreadable", False
             else:
                 item.height, item.width = int(image.shape[0]), int(image.shape[1])
                 if full and full[0] is not None and tuple(full[0]) != (item.height, item.width):
@@ -272,17 +288,38 @@ class Pipeline:
 
     # -- the consuming side -------------------------------------------------------------------------------------------
     @staticmethod
-    def _done(request, item: _Item) -> None:  # OpenVINO's callback thread: copy the output and nothing more
+    def _done(request, userdata) -> None:  # OpenVINO's callback thread: copy the outputs and nothing more
+        group, _tensor = userdata  # the tensor rides along so that it lives as long as the request reads it
+        now = time.perf_counter()
         try:
-            item.raw = request.get_output_tensor(0).data.copy()
+            out = request.get_output_tensor(0).data
+            for k, item in enumerate(group):
+                item.raw = out[k:k + 1].copy()
         except BaseException as exc:  # noqa: BLE001 - reported by _finish
-            item.error = f"inference failed: {type(exc).__name__}: {exc}"
-        item.infer_s = time.perf_counter() - item.t0
-        item.done.set()
+            for item in group:
+                item.error = f"inference failed: {type(exc).__name__}: {exc}"
+        for item in group:
+            item.infer_s = (now - item.t0) / len(group)  # a batch's latency, shared by its images
+            item.done.set()
+
+    def _submit(self, queue, group: list[_Item]) -> None:
+        """One request for ``group`` (batch 1: the image's own tensor; else stacked, zero images after a short last
+        group)."""
+        batch = self.detector.batch
+        if batch == 1:
+            tensor = group[0].tensor
+        else:
+            tensor = np.zeros((batch, *group[0].tensor.shape[1:]), np.float32)
+            for k, item in enumerate(group):
+                tensor[k] = item.tensor[0]
+        t0 = time.perf_counter()
+        for item in group:
+            item.t0, item.submitted, item.tensor = t0, True, None
+        queue.start_async({0: tensor}, (group, tensor), share_inputs=True)
 
     def _finish(self, item: _Item) -> Result:
         st = self.stats
-        if item.tensor is None:  # unreadable: nothing was submitted
+        if not item.readable:  # unreadable: nothing was submitted
             st.skipped += 1
             return Result(item.index, item.name, 0, 0, np.zeros((0, 6), np.float32), None, item.error)
         item.done.wait()
@@ -327,17 +364,34 @@ class Pipeline:
         pending: deque[_Item] = deque()
         w0, c0 = time.perf_counter(), time.process_time()
         items = prefetch(self._read(frames, bgr), self.prefetch, name="ovyolo-reader")
+        batch, group = self.detector.batch, []
+        in_flight = self.requests * batch  # images submitted and not yet handed back, at most
+        submitted = 0  # of the pending items
+
+        def ready(final: bool) -> bool:
+            head = pending[0]
+            if not head.readable:
+                return True
+            if not head.submitted:  # waits in a group not yet full
+                return False
+            return final or head.done.is_set() or submitted > in_flight
+
         try:
             for item in items:
-                if item.tensor is not None:
-                    item.t0 = time.perf_counter()
-                    infer_queue.start_async({0: item.tensor}, item, share_inputs=True)
                 pending.append(item)
-                while pending and (pending[0].done.is_set() or pending[0].tensor is None
-                                   or len(pending) > self.requests):
-                    yield self._finish(pending.popleft())
+                if item.readable:
+                    group.append(item)
+                    if len(group) == batch:
+                        self._submit(infer_queue, group)
+                        submitted, group = submitted + len(group), []
+                while pending and ready(False):
+                    head = pending.popleft()
+                    submitted -= head.submitted
+                    yield self._finish(head)
                     if bar is not None:
                         bar.update(1)
+            if group:
+                self._submit(infer_queue, group)
             while pending:
                 yield self._finish(pending.popleft())
                 if bar is not None:

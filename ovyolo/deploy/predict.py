@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ import numpy as np
 
 from ovyolo.deploy.pipeline import IMAGE_SUFFIXES  # noqa: F401 - re-exported (older callers)
 from ovyolo.errors import WorkflowError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -33,13 +36,17 @@ class Detector:
     iou: float
     properties: dict = field(default_factory=dict)
     compiled: object = None
+    batch: int = 1  # images per request the IR was compiled for (load(batch=...))
     _request: object = None
 
     def raw(self, tensor: np.ndarray) -> np.ndarray:
+        """The raw output of one 1 x 3 x h x w tensor (an IR compiled at a larger batch gets zero images beside it)."""
         if self._request is None:
             self._request = self.compiled.create_infer_request()
+        if self.batch > 1:
+            tensor = np.concatenate([tensor, np.zeros((self.batch - 1, *tensor.shape[1:]), tensor.dtype)])
         self._request.infer({0: tensor}, share_inputs=True)
-        return self._request.get_output_tensor(0).data.copy()
+        return self._request.get_output_tensor(0).data[:1].copy()
 
     def decode(self, raw: np.ndarray, geo, conf: float | None = None, iou: float | None = None) -> np.ndarray:
         """One image's raw output -> (M, 6) ``x1, y1, x2, y2, score, cls`` in the original image's pixels (``geo``:
@@ -82,16 +89,18 @@ def output_layout(info: dict, meta: dict, out_shape, nc: int, where) -> str:
 
 
 def load(path: str | Path, *, threads: int | None = None, precision_hint: str = "f32",
-         conf: float | None = None, iou: float | None = None, performance_hint: str = "LATENCY") -> Detector:
+         conf: float | None = None, iou: float | None = None, performance_hint: str = "LATENCY",
+         batch: int = 1) -> Detector:
     """Compile a bundle / IR folder / .xml on CPU (``INFERENCE_PRECISION_HINT`` f32 by default: true FP32;
-    ``PERFORMANCE_HINT`` LATENCY for one request at a time, THROUGHPUT for :class:`ovyolo.deploy.pipeline.Pipeline`)."""
+    ``PERFORMANCE_HINT`` LATENCY for one request at a time, THROUGHPUT for :class:`ovyolo.deploy.pipeline.Pipeline`;
+    ``batch``: images per request, the static batch-1 IR reshaped by :func:`ovyolo.ir.with_batch`)."""
     import os
 
     import openvino as ov
     import yaml
 
     from ovyolo.deploy.bundle import find_ir
-    from ovyolo.ir import PREDICT_CONF, PREDICT_IOU, model_input_shape, read_model_info
+    from ovyolo.ir import PREDICT_CONF, PREDICT_IOU, model_input_shape, read_model_info, with_batch
     from ovyolo.measure.runtimes import DEVICE, openvino_config, openvino_properties
 
     xml = find_ir(path)
@@ -112,12 +121,32 @@ def load(path: str | Path, *, threads: int | None = None, precision_hint: str = 
     out_shape = [d.get_length() for d in model.outputs[0].get_partial_shape()]
     layout = output_layout(info, meta, out_shape, len(names), xml)
     threads = int(threads or os.environ.get("OVYOLO_THREADS") or os.cpu_count() or 1)
+    if int(batch) < 1:
+        raise WorkflowError(f"batch {batch}: images per request must be at least 1")
+    model = with_batch(model, int(batch), xml)
     compiled = core.compile_model(model, DEVICE, openvino_config(threads, precision_hint, performance_hint))
     det = Detector(xml, (dims[2], dims[3]), list(names), layout,
                    float(conf if conf is not None else info.get("confidence_threshold", PREDICT_CONF)),
                    float(iou if iou is not None else info.get("iou_threshold", PREDICT_IOU)),
-                   {"requested_precision_hint": precision_hint, **openvino_properties(compiled)}, compiled)
+                   {"requested_precision_hint": precision_hint, "batch": int(batch), **openvino_properties(compiled)},
+                   compiled, int(batch))
     return det
+
+
+def load_for(source, model: str | Path, batch: int | None = None, **kw) -> Detector:
+    """:func:`load` for the pipeline on ``source``: THROUGHPUT, ``batch`` images per request, or by default
+    :func:`ovyolo.deploy.pipeline.pipeline_batch`'s, falling back to one per request (logged) for an IR that cannot
+    take another batch (:class:`ovyolo.ir.BatchError`: a batch asked for explicitly is an error instead)."""
+    from ovyolo.deploy.pipeline import PIPELINE_HINT, pipeline_batch
+    from ovyolo.ir import BatchError
+
+    try:
+        return load(model, performance_hint=PIPELINE_HINT, batch=batch or pipeline_batch(source), **kw)
+    except BatchError as exc:
+        if batch:
+            raise
+        log.info("%s: running one image per request", exc)
+        return load(model, performance_hint=PIPELINE_HINT, batch=1, **kw)
 
 
 def list_images(source: str | Path) -> list[Path]:
@@ -156,18 +185,18 @@ def _record(res, names: list[str], output: str | None) -> dict:
 
 def predict(model: str | Path, source: str | Path, out_dir: str | Path, *, conf: float | None = None,
             iou: float | None = None, threads: int | None = None, precision_hint: str = "f32",
-            draw_images: bool | None = None, progress: bool | None = None) -> dict:
+            draw_images: bool | None = None, progress: bool | None = None, batch: int | None = None) -> dict:
     """Detect on every image or video frame of ``source`` with :class:`ovyolo.deploy.pipeline.Pipeline`; stream one
     JSON line per image into ``out_dir/detections.jsonl`` and write ``detections.json`` (the run's settings and the
-    same records) from it at the end. ``draw_images`` (default: for images, not for a video): drawn images
+    same records) from it at the end. ``batch``: images per request (default
+    :func:`ovyolo.deploy.pipeline.pipeline_batch`: 8 for files and videos; the boxes are those of batch 1). ``draw_images`` (default: for images, not for a video): drawn images
     ``out_dir/<image name>``, or ``out_dir/<video stem>.mp4``. Returns the settings with image and detection counts."""
     import cv2
 
-    from ovyolo.deploy.pipeline import PIPELINE_HINT, Pipeline, open_source
+    from ovyolo.deploy.pipeline import Pipeline, open_source
 
     src = open_source(source)
-    det = load(model, threads=threads, precision_hint=precision_hint, conf=conf, iou=iou,
-               performance_hint=PIPELINE_HINT)
+    det = load_for(src, model, batch, threads=threads, precision_hint=precision_hint, conf=conf, iou=iou)
     draw_images = src.kind == "images" if draw_images is None else bool(draw_images)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -229,10 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--iou", type=float, default=None, help="NMS IoU threshold (default: the IR's, else 0.7)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--precision-hint", default="f32", help="OpenVINO INFERENCE_PRECISION_HINT (default f32)")
+    ap.add_argument("--batch", type=int, default=None,
+                    help="images per request (default: 8 for files and videos, fewer for fewer files; same boxes)")
     args = ap.parse_args(argv)
     try:
         res = predict(args.model, args.source, args.out, conf=args.conf, iou=args.iou, threads=args.threads,
-                      precision_hint=args.precision_hint, draw_images=args.draw)
+                      precision_hint=args.precision_hint, draw_images=args.draw, batch=args.batch)
     except WorkflowError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1

@@ -266,7 +266,6 @@ def plot_pipelines(results: list[dict], path) -> Path:
     interleaved rounds, whiskers = its CI), from each shape's pipeline.json; a note when there is none."""
     import numpy as np
 
-    from ovyolo.measure.pipeline_bench import LABELS
 
     fig, axes = _figure(max(1, len(results)), "Image files to detections, end to end (decoding included): img/s per "
                                               "round, median and CI")
@@ -276,7 +275,7 @@ def plot_pipelines(results: list[dict], path) -> Path:
         axes[0].text(0.5, 0.5, "no pipeline benchmark in this run (pipeline.enabled: false, or no INT8 and FP32 "
                                "bundles)", ha="center", va="center", wrap=True)
     for ax, p in zip(axes, results):
-        names = [k for k in LABELS if k in p["contenders"]]
+        names = list(p["contenders"])
         med = [p["contenders"][k]["img_per_s"]["median"] for k in names]
         err = np.array([_err(p["contenders"][k]["img_per_s"]["median"], p["contenders"][k]["img_per_s"]["low"],
                              p["contenders"][k]["img_per_s"]["high"]) for k in names]).T.reshape(2, -1)
@@ -284,7 +283,7 @@ def plot_pipelines(results: list[dict], path) -> Path:
         ours = [k.startswith("ours") for k in names]
         bars = ax.barh(y, med, xerr=err, capsize=4, color=["tab:blue" if o else "tab:grey" for o in ours])
         ax.bar_label(bars, fmt="%.0f", padding=14, fontsize=8)
-        ax.set_yticks(y, [LABELS[k] for k in names], fontsize=8)
+        ax.set_yticks(y, [p["contenders"][k]["label"] for k in names], fontsize=8)
         ax.margins(x=0.2)
         ax.set(title=f"{p['model']} @ {p['hw'][0]}x{p['hw'][1]} (h x w), {p['images']} files, {p['threads']} threads",
                xlabel="images per second (higher is better)")

@@ -92,6 +92,8 @@ def page(results: str | Path = "results") -> str:
             lines += ["", f"Ship: `{item['ship']['bundle']}`: `{item['ship']['command']}`"]
         if item.get("pipeline"):
             lines += ["", item["pipeline"] + "."]
+        if item.get("batch"):
+            lines += ["", item["batch"] + "."]
         if item.get("square"):
             lines += ["", item["square"] + "."]
         per_class = per_class_blocks(item)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ovyolo import variants
 from ovyolo.measure.bootstrap import paired_bootstrap, per_class_drop
-from ovyolo.measure.pipeline_bench import pipeline_line
+from ovyolo.measure.pipeline_bench import batch_line, pipeline_line
 from ovyolo.measure.scoring import load_matches
 from ovyolo.measure.square import square_line
 from ovyolo.report.verdict import ship, timing_line, verdict
@@ -177,6 +177,7 @@ def build(metrics: list, matches: list, benchmarks: list, shapes: list, calibrat
                          "calibration_images": cal.get("count"), "val_images": rows[0]["val_images"] if rows else None,
                          "verdict": v, "table": glance, "per_class": per_class,
                          "pipeline": pipeline_line(pipes[key]) if key in pipes else None,
+                         "batch": batch_line(pipes[key]) if key in pipes else None,
                          "square": square_line(squares_of[key]) if key in squares_of else None,
                          "timing": timing_line(b), "not_measured": dict(sorted(not_measured.get(key, {}).items(),
                                                                     key=lambda kv: variants.rank(kv[0]))),

@@ -261,6 +261,8 @@ def document(verdicts: list[dict], max_drop: float, profile_lines: list[str] | N
         facts += [f"Throughput: {t}." for t in item.get("throughput") or []]
         if item.get("pipeline"):
             facts.append(item["pipeline"] + ".")
+        if item.get("batch"):
+            facts.append(item["batch"] + ".")
         if item.get("square"):
             facts.append(item["square"] + ".")
         ovi = item.get("ours_vs_incumbent")

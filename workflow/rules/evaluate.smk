@@ -208,7 +208,8 @@ rule profile:
 
 rule pipeline_benchmark:
     """Image files to detections, end to end: our pipeline on the INT8 and FP32 bundles against Ultralytics'
-    YOLO(INT8 bundle).predict on the same files and the INT8 IR alone, interleaved in rounds in one process.
+    YOLO(INT8 bundle).predict on the same files and the INT8 IR alone at each batch, one request at a time and with
+    streams, interleaved in rounds in one process.
     """
     input:
         int8=f"{RESULTS}/{{model}}/{{h}}x{{w}}/bundles/int8",
@@ -227,6 +228,7 @@ rule pipeline_benchmark:
     params:
         images=config["pipeline"]["images"],
         rounds=config["pipeline"]["rounds"],
+        batches=config["pipeline"]["batches"],
     script:
         "../scripts/stage.py"
 
