@@ -5,7 +5,7 @@ batch ``python -m ovyolo predict`` uses) on the INT8 and the true-f32 bundle, ag
 reference), and the INT8 IR alone on ready tensors at each of ``batches`` images per request, one request at a time
 (LATENCY) and with OpenVINO's THROUGHPUT streams (an ``AsyncInferQueue``): what batch and streams buy on this
 machine, and the inference ceiling of the pipeline. Every contender runs the whole image set once per round (the IR
-alone as many times as makes ~0.2 s), in a rotated order, interleaved in this one process: drift on a shared machine
+alone as many times as makes ~0.1 s), in a rotated order, interleaved in this one process: drift on a shared machine
 cancels in the per-round ratio, reported as a median with its distribution-free CI. Writes ``pipeline.json`` (rule
 ``pipeline_benchmark``, config section ``pipeline``).
 """
@@ -24,7 +24,7 @@ ULTRALYTICS_FOLDER, ULTRALYTICS_LOOP = "ultralytics-int8-folder", "ultralytics-i
 LABELS = {OURS_INT8: "our INT8 pipeline", OURS_FP32: "our true-f32 pipeline",
           ULTRALYTICS_FOLDER: "YOLO(INT8 bundle).predict, folder source",
           ULTRALYTICS_LOOP: "YOLO(INT8 bundle).predict, one file at a time"}
-IR_SECONDS = 0.2  # each IR-alone contender repeats the image set to about this long a round
+IR_SECONDS = 0.1  # each IR-alone contender repeats the image set to about this long a round
 
 
 def ir_key(batch: int, streams: bool) -> str:
