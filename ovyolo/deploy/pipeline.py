@@ -368,13 +368,13 @@ class Pipeline:
         in_flight = self.requests * batch  # images submitted and not yet handed back, at most
         submitted = 0  # of the pending items
 
-        def ready(final: bool) -> bool:
+        def ready() -> bool:  # may the oldest pending item be handed back now?
             head = pending[0]
             if not head.readable:
                 return True
             if not head.submitted:  # waits in a group not yet full
                 return False
-            return final or head.done.is_set() or submitted > in_flight
+            return head.done.is_set() or submitted > in_flight
 
         try:
             for item in items:
@@ -384,7 +384,7 @@ class Pipeline:
                     if len(group) == batch:
                         self._submit(infer_queue, group)
                         submitted, group = submitted + len(group), []
-                while pending and ready(False):
+                while pending and ready():
                     head = pending.popleft()
                     submitted -= head.submitted
                     yield self._finish(head)
