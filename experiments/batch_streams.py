@@ -8,16 +8,17 @@ an AMD EPYC, its PR 25921), and does an AsyncInferQueue at batch 1 with OpenVINO
     python experiments/batch_streams.py results/demo/160x256 --weights results/_demo/run/weights/best.pt \
         --data results/_demo/dataset/data.yaml --out batch_streams.json
 
-Our INT8 IR cannot be reshaped to another batch (the head's DFL Reshape has the batch 1 baked in: OpenVINO refuses
-``model.reshape([4, 3, h, w])``), so for each batch B > 1 the script exports the weights at batch B with
-Ultralytics' exporter (the product's arguments, ``batch=B``), converts it and quantizes it with the product's recipe
-(``ovyolo.build.quantize.quantize``'s NNCF call: the same calibration images of the shape, grouped in batches of B,
-the head's box decoding kept float). Batch 1 is the run's own ``int8/`` IR. Every contender is compiled with 2
-threads and hint f32 for the float parts; "sync bB" runs one request at a time (LATENCY hint), "async b1" keeps an
-``AsyncInferQueue`` of the THROUGHPUT compile's optimal number of requests busy. Each round gives every contender
-``--seconds`` in a round order that alternates; a contender's img/s in a round is images done / wall time. The
-speed-up of each over "sync b1" is the median of the per-round ratios with its distribution-free CI
-(``ovyolo.measure.ci.median_ci``). Writes ``--out`` (JSON) and prints one verdict line.
+Our INT8 IR cannot be reshaped to another batch as it is (the head's DFL Reshape has the batch 1 baked in: OpenVINO
+refuses ``model.reshape([4, 3, h, w])``; the product's ``ovyolo.ir.with_batch`` since rewrites those Reshapes), so
+for each batch B > 1 the script exports the weights at batch B with Ultralytics' exporter (the product's arguments,
+``batch=B``), converts it and quantizes it with the product's recipe (``ovyolo.build.quantize.quantize``'s NNCF
+call: the same calibration images of the shape, grouped in batches of B, the head's box decoding kept float). Batch
+1 is the run's own ``int8/`` IR. Every contender is compiled with 2 threads and hint f32 for the float parts; "sync
+bB" runs one request at a time (LATENCY hint), "async b1" keeps an ``AsyncInferQueue`` of the THROUGHPUT compile's
+optimal number of requests busy. Each round gives every contender ``--seconds`` in a round order that alternates; a
+contender's img/s in a round is images done / wall time. The speed-up of each over "sync b1" is the median of the
+per-round ratios with its distribution-free CI (``ovyolo.measure.ci.median_ci``). Writes ``--out`` (JSON) and prints
+one verdict line.
 
 The inputs are the shape's val images letterboxed by the product (``ovyolo.data.letterbox.load_inputs``), stacked B
 at a time; decoding of the outputs is not timed (it is the same per image whatever the batch).

@@ -54,3 +54,17 @@ def test_to_tensor_layout():
     t = to_tensor(canvas)
     assert t.shape == (1, 3, 4, 6) and t.dtype == np.float32
     assert t[0, 0].max() == 1.0 and t[0, 1].max() == 0.0
+
+
+def test_to_tensor_is_the_float32_division_bit_for_bit():
+    """Every uint8 value, in every channel, RGB and BGR, on a canvas that is a view (a crop): exactly
+    float32(v) / 255 in NCHW order, as the plain numpy conversion validation was measured with."""
+    values = np.arange(256, dtype=np.uint8)
+    canvas = np.stack([values, values[::-1], np.roll(values, 7)], axis=-1).reshape(16, 16, 3)
+    canvas = np.pad(canvas, ((2, 0), (0, 3), (0, 0)))[2:, :16]  # not contiguous
+    for bgr in (False, True):
+        chw = canvas.transpose(2, 0, 1)
+        want = (chw[::-1] if bgr else chw)[None].astype(np.float32) / np.float32(255.0)
+        got = to_tensor(canvas, bgr=bgr)
+        assert got.dtype == np.float32 and got.flags.c_contiguous and got.shape == (1, 3, 16, 16)
+        assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), bgr

@@ -135,9 +135,17 @@ def _read_rgb_pil(path: str | Path) -> np.ndarray:
 
 
 def to_tensor(canvas: np.ndarray, bgr: bool = False) -> np.ndarray:
-    """HxWx3 uint8 RGB (``bgr``: BGR, swapped here) -> 1x3xHxW float32 RGB in [0, 1], the network input."""
-    chw = canvas.transpose(2, 0, 1)
-    return np.ascontiguousarray((chw[::-1] if bgr else chw)[None], dtype=np.float32) / 255.0
+    """HxWx3 uint8 RGB (``bgr``: BGR, swapped here) -> 1x3xHxW float32 RGB in [0, 1], the network input: each value
+    ``float32(v) / 255`` (float32 division), bit for bit what ``canvas.transpose(2, 0, 1).astype(float32) / 255``
+    gives, from contiguous planes (``cv2.split``; 3.5 instead of 11.9 core-ms at 736x1280 on the AMD VM)."""
+    import cv2
+
+    out = np.empty((1, 3, *canvas.shape[:2]), np.float32)
+    planes = cv2.split(np.ascontiguousarray(canvas))
+    for c in range(3):
+        out[0, c] = planes[2 - c if bgr else c]
+    out /= np.float32(255.0)
+    return out
 
 
 def load_letterboxed(path: str | Path, dst_hw: tuple[int, int]) -> tuple[np.ndarray, Geometry]:

@@ -8,7 +8,8 @@ generator, so memory does not grow with the source's length.
 
 - a reader thread (:func:`ovyolo.data.prefetch.prefetch`) decodes and letterboxes the next images (:mod:`ovyolo.data.letterbox`, the one preprocessing) into
   a bounded queue;
-- OpenVINO's ``AsyncInferQueue`` runs as many requests as the compiled model's ``OPTIMAL_NUMBER_OF_INFER_REQUESTS``,
+- OpenVINO's ``AsyncInferQueue`` (:func:`ovyolo.measure.runtimes.ordered_infer`, the one in-order consumer, which
+  validation runs too) runs as many requests as the compiled model's ``OPTIMAL_NUMBER_OF_INFER_REQUESTS``,
   each of one image, or of ``batch`` images stacked when the detector was loaded at a batch
   (:func:`ovyolo.deploy.predict.load`, ``batch=``; the last request of a source is topped up with zero images);
 - the calling thread decodes finished outputs with :meth:`ovyolo.deploy.predict.Detector.decode` (the exact
@@ -22,9 +23,7 @@ from __future__ import annotations
 import glob
 import logging
 import sys
-import threading
 import time
-from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,12 +214,7 @@ class _Item:
     image: np.ndarray | None = None
     error: str | None = None
     scale_back: tuple[float, float] | None = None  # (y, x): decoded at reduced scale -> full-image pixels
-    raw: np.ndarray | None = None
-    submitted: bool = False
-    t0: float = 0.0
-    infer_s: float = 0.0
     readable: bool = True
-    done: threading.Event = field(default_factory=threading.Event)
 
 
 class Pipeline:
@@ -287,52 +281,21 @@ class Pipeline:
             yield item
 
     # -- the consuming side -------------------------------------------------------------------------------------------
-    @staticmethod
-    def _done(request, userdata) -> None:  # OpenVINO's callback thread: copy the outputs and nothing more
-        group, _tensor = userdata  # the tensor rides along so that it lives as long as the request reads it
-        now = time.perf_counter()
-        try:
-            out = request.get_output_tensor(0).data
-            for k, item in enumerate(group):
-                item.raw = out[k:k + 1].copy()
-        except BaseException as exc:  # noqa: BLE001 - reported by _finish
-            for item in group:
-                item.error = f"inference failed: {type(exc).__name__}: {exc}"
-        for item in group:
-            item.infer_s = (now - item.t0) / len(group)  # a batch's latency, shared by its images
-            item.done.set()
-
-    def _submit(self, queue, group: list[_Item]) -> None:
-        """One request for ``group`` (batch 1: the image's own tensor; else stacked, zero images after a short last
-        group)."""
-        batch = self.detector.batch
-        if batch == 1:
-            tensor = group[0].tensor
-        else:
-            tensor = np.zeros((batch, *group[0].tensor.shape[1:]), np.float32)
-            for k, item in enumerate(group):
-                tensor[k] = item.tensor[0]
-        t0 = time.perf_counter()
-        for item in group:
-            item.t0, item.submitted, item.tensor = t0, True, None
-        queue.start_async({0: tensor}, (group, tensor), share_inputs=True)
-
-    def _finish(self, item: _Item) -> Result:
+    def _finish(self, item: _Item, raw: np.ndarray | None, infer_s: float, error: BaseException | None) -> Result:
         st = self.stats
         if not item.readable:  # unreadable: nothing was submitted
             st.skipped += 1
             return Result(item.index, item.name, 0, 0, np.zeros((0, 6), np.float32), None, item.error)
-        item.done.wait()
-        if item.raw is None:
-            raise WorkflowError(f"{item.name}: {item.error}")
+        if error is not None:
+            raise WorkflowError(f"{item.name}: inference failed: {type(error).__name__}: {error}")
         w0, c0 = time.perf_counter(), time.thread_time()
-        det = self.detector.decode(item.raw, item.geo)
+        det = self.detector.decode(raw, item.geo)
         if item.scale_back is not None:
             det[:, [1, 3]] = (det[:, [1, 3]] * item.scale_back[0]).clip(0, item.height)
             det[:, [0, 2]] = (det[:, [0, 2]] * item.scale_back[1]).clip(0, item.width)
         st.post_s += time.perf_counter() - w0
         st.post_cpu_s += time.thread_time() - c0
-        st.infer_s += item.infer_s
+        st.infer_s += infer_s
         st.images += 1
         return Result(item.index, item.name, item.height, item.width, det, item.image)
 
@@ -340,7 +303,7 @@ class Pipeline:
         """Detections for every frame of ``source``, in its order (a generator: consume it to run the pipeline).
         ``source``: a path or glob (:func:`open_source`), a :class:`Source`, or an iterable of ``(name, HxWx3 uint8
         RGB)`` pairs."""
-        import openvino as ov
+        from ovyolo.measure.runtimes import ordered_infer
 
         src = open_source(source) if isinstance(source, (str, Path)) else source
         bgr = isinstance(src, Source)
@@ -359,46 +322,23 @@ class Pipeline:
 
             bar = tqdm(total=total, unit="img", file=sys.stderr)
         self.stats = st = Stats(requests=self.requests)
-        infer_queue = ov.AsyncInferQueue(self.detector.compiled, self.requests)
-        infer_queue.set_callback(self._done)
-        pending: deque[_Item] = deque()
         w0, c0 = time.perf_counter(), time.process_time()
         items = prefetch(self._read(frames, bgr), self.prefetch, name="ovyolo-reader")
-        batch, group = self.detector.batch, []
-        in_flight = self.requests * batch  # images submitted and not yet handed back, at most
-        submitted = 0  # of the pending items
 
-        def ready() -> bool:  # may the oldest pending item be handed back now?
-            head = pending[0]
-            if not head.readable:
-                return True
-            if not head.submitted:  # waits in a group not yet full
-                return False
-            return head.done.is_set() or submitted > in_flight
-
-        try:
+        def tensors():  # each tensor handed over once: the item keeps only what decoding its output needs
             for item in items:
-                pending.append(item)
-                if item.readable:
-                    group.append(item)
-                    if len(group) == batch:
-                        self._submit(infer_queue, group)
-                        submitted, group = submitted + len(group), []
-                while pending and ready():
-                    head = pending.popleft()
-                    submitted -= head.submitted
-                    yield self._finish(head)
-                    if bar is not None:
-                        bar.update(1)
-            if group:
-                self._submit(infer_queue, group)
-            while pending:
-                yield self._finish(pending.popleft())
+                x, item.tensor = item.tensor, None
+                yield item, x
+
+        stream = ordered_infer(self.detector.compiled, self.requests, tensors(), self.detector.batch)
+        try:
+            for item, raw, infer_s, error in stream:
+                yield self._finish(item, raw, infer_s, error)
                 if bar is not None:
                     bar.update(1)
         finally:
+            stream.close()  # waits for the requests in flight
             items.close()
-            infer_queue.wait_all()
             st.wall_s = time.perf_counter() - w0
             st.process_cpu_s = time.process_time() - c0
             if bar is not None:

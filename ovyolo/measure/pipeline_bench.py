@@ -1,13 +1,13 @@
 """The pipeline benchmark of one ``{model}/{h}x{w}``: image files on disk to detections, end to end (JPEG decoding,
 letterbox, inference, decoding of the outputs), for our pipeline (:class:`ovyolo.deploy.pipeline.Pipeline`, at the
-batch ``python -m ovyolo predict`` uses) on the INT8 and the true-f32 bundle, against Ultralytics'
-``YOLO(<our INT8 bundle>).predict`` on the same files (its folder source and its per-file loop; the faster is the
-reference), and the INT8 IR alone on ready tensors at each of ``batches`` images per request, one request at a time
-(LATENCY) and with OpenVINO's THROUGHPUT streams (an ``AsyncInferQueue``): what batch and streams buy on this
-machine, and the inference ceiling of the pipeline. Every contender runs the whole image set once per round (the IR
-alone on the first 16 files' tensors as many times as makes ~0.25 s), in a rotated order, interleaved in this one process: drift on a shared machine
-cancels in the per-round ratio, reported as a median with its distribution-free CI. Writes ``pipeline.json`` (rule
-``pipeline_benchmark``, config section ``pipeline``).
+batch ``python -m ovyolo predict`` uses) on the INT8 and the true-f32 bundle, against Ultralytics' ``YOLO(<our INT8
+bundle>).predict`` on the same files (its folder source and its per-file loop; the faster is the reference), and the
+INT8 IR alone on ready tensors at each of ``batches`` images per request, one request at a time (LATENCY) and with
+OpenVINO's THROUGHPUT streams (an ``AsyncInferQueue``): what batch and streams buy on this machine, and the
+inference ceiling of the pipeline. Every contender runs the whole image set once per round (the IR alone on the
+first 16 files' tensors as many times as makes ~0.25 s), in a rotated order, interleaved in this one process: drift
+on a shared machine cancels in the per-round ratio, reported as a median with its distribution-free CI. Writes
+``pipeline.json`` (rule ``pipeline_benchmark``, config section ``pipeline``).
 """
 from __future__ import annotations
 
@@ -37,12 +37,21 @@ def ir_label(batch: int, streams: bool) -> str:
     return f"INT8 IR alone, batch {int(batch)}, " + ("streams (async)" if streams else "one request at a time")
 
 
+def stacked(tensors: list, batch: int) -> list:
+    """``tensors`` (1 x 3 x h x w each) as requests of ``batch`` (the last one topped up by cycling); batch 1: the
+    tensors themselves, not copies."""
+    if batch == 1:
+        return list(tensors)
+    k = -(-len(tensors) // batch)
+    return [np.concatenate([tensors[(i * batch + j) % len(tensors)] for j in range(batch)]) for i in range(k)]
+
+
 class _IrAlone:
     """The INT8 IR on ready letterboxed tensors, ``batch`` images per request: one synchronous request at a time
     (LATENCY, the caller's threads) or an ``AsyncInferQueue`` of the THROUGHPUT compile's optimal number of
     requests."""
 
-    def __init__(self, core, xml, tensors: list, batch: int, streams: bool, threads: int):
+    def __init__(self, core, xml, stacks: list, batch: int, streams: bool, threads: int):
         import openvino as ov
 
         from ovyolo.ir import with_batch
@@ -53,10 +62,8 @@ class _IrAlone:
         self.compiled = core.compile_model(model, DEVICE, openvino_config(threads, "f32",
                                                                           "THROUGHPUT" if streams else "LATENCY"))
         self.requests = int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")) if streams else 1
-        k = -(-len(tensors) // self.batch)  # requests per pass over the images (the last one topped up: cycled)
-        self.stacks = [np.concatenate([tensors[(i * self.batch + j) % len(tensors)] for j in range(self.batch)])
-                       for i in range(k)]
-        self.images_per_pass = k * self.batch
+        self.stacks = stacks  # :func:`stacked`, shared by the contenders of one batch
+        self.images_per_pass = len(stacks) * self.batch
         self.queue = ov.AsyncInferQueue(self.compiled, self.requests) if streams else None
         self.request = None if streams else self.compiled.create_infer_request()
         self.passes = 1
@@ -112,14 +119,15 @@ def pipeline_benchmark(model: str, hw: tuple[int, int], *, int8_bundle, fp32_bun
     fp32 = load_for(source, fp32_bundle, threads=threads)
     batch = int8.batch
     pipe8, pipe32 = Pipeline(int8), Pipeline(fp32)
-    tensors = [to_tensor(letterbox(read_rgb(f), hw)[0]) for f in images]
+    tensors = [to_tensor(letterbox(read_rgb(f), hw)[0]) for f in images[:IR_IMAGES]]  # the IR alone's inputs
     core = ov.Core()
     batches = sorted({int(b) for b in batches} | {1, batch})
     irs = {}
     for b in batches:
+        stacks = stacked(tensors, b)
         for streams in (False, True):
             try:
-                irs[ir_key(b, streams)] = _IrAlone(core, int8.xml, tensors[:IR_IMAGES], b, streams, threads)
+                irs[ir_key(b, streams)] = _IrAlone(core, int8.xml, stacks, b, streams, threads)
             except BatchError as exc:
                 not_measured[ir_key(b, streams)] = str(exc)
     ir_alone = ir_key(batch, True)  # the pipeline's own inference, alone: its ceiling

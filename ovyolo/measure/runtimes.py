@@ -188,45 +188,99 @@ def openvino_properties(compiled) -> dict:
     }
 
 
-def _ordered_async(compiled, requests: int):
-    """``(key, input)`` pairs -> ``(key, first output)`` in order, up to ``requests`` inferences in flight."""
-    import threading
+class _Request:
+    """One request of :func:`ordered_infer`: its images' count, input (alive while OpenVINO reads it), output."""
+
+    __slots__ = ("done", "images", "x", "out", "error", "t0", "seconds")
+
+    def __init__(self, x: np.ndarray, images: int):
+        import threading
+
+        self.done, self.images, self.x = threading.Event(), images, x
+        self.out = self.error = None
+        self.t0 = self.seconds = 0.0
+
+
+def ordered_infer(compiled, requests: int, items: Iterable[tuple[object, np.ndarray | None]], batch: int = 1
+                  ) -> Iterator[tuple[object, np.ndarray | None, float, BaseException | None]]:
+    """``(key, 1 x 3 x h x w tensor or None)`` -> ``(key, raw first output of that image (1 x ...) or None, seconds
+    its request was in flight / images in it, error or None)``, in the order of ``items``: the one in-order
+    asynchronous consumer of an OpenVINO ``compiled`` model, for validation (:meth:`Runner.infer_all`) and the deploy
+    pipeline (:class:`ovyolo.deploy.pipeline.Pipeline`). Up to ``requests`` requests in flight on an
+    ``AsyncInferQueue`` (with the THROUGHPUT hint, one per stream); each request takes ``batch`` consecutive tensors
+    stacked (the compiled input's batch; the last one topped up with zero images). A None tensor (nothing to infer,
+    e.g. an unreadable image) passes through in its place. An inference error comes back with each image of its
+    request, in order; the consumer decides."""
+    import time
     from collections import deque
 
     import openvino as ov
 
-    def done(request, slot) -> None:  # OpenVINO's callback thread: copy the output and nothing more
+    def done(request, req: _Request) -> None:  # OpenVINO's callback thread: copy the output and nothing more
         try:
-            slot[1] = request.get_output_tensor(0).data.copy()
-        except BaseException as exc:  # noqa: BLE001 - raised in order by the consumer
-            slot[2] = exc
-        slot[0].set()
+            req.out = request.get_output_tensor(0).data.copy()
+        except BaseException as exc:  # noqa: BLE001 - handed back in order
+            req.error = exc
+        req.seconds, req.x = time.perf_counter() - req.t0, None
+        req.done.set()
 
-    def stream(pairs: Iterable) -> Iterator:
-        infer_queue = ov.AsyncInferQueue(compiled, requests)
-        infer_queue.set_callback(done)
-        pending: deque = deque()
+    queue = ov.AsyncInferQueue(compiled, max(1, int(requests)))
+    queue.set_callback(done)
+    pending: deque[list] = deque()  # [key, request or None (not yet submitted), row, passes through]
+    group: list[tuple[list, np.ndarray]] = []  # entries waiting for a full request, with their tensors
+    in_flight, limit = 0, max(1, int(requests)) * int(batch)
 
-        def finish():
-            key, slot = pending.popleft()
-            slot[0].wait()
-            if slot[2] is not None:
-                raise slot[2]
-            return key, slot[1]
+    def submit() -> None:
+        nonlocal in_flight
+        first = group[0][1]
+        if batch == 1:
+            x = first
+        else:
+            x = np.zeros((batch, *first.shape[1:]), first.dtype)
+            for k, (_, t) in enumerate(group):
+                x[k] = t[0]
+        req = _Request(x, len(group))
+        for k, (entry, _) in enumerate(group):
+            entry[1], entry[2] = req, k
+        in_flight += len(group)
+        group.clear()
+        req.t0 = time.perf_counter()
+        queue.start_async({0: x}, req, share_inputs=True)
 
-        try:
-            for key, x in pairs:
-                slot = [threading.Event(), None, None]
-                infer_queue.start_async({0: x}, slot)
-                pending.append((key, slot))
-                while pending and (pending[0][1][0].is_set() or len(pending) > requests):
-                    yield finish()
-            while pending:
-                yield finish()
-        finally:
-            infer_queue.wait_all()
+    def ready() -> bool:  # may the oldest pending image be handed back now?
+        key, req, row, through = pending[0]
+        if through:
+            return True
+        if req is None:  # in a request not yet full
+            return False
+        return req.done.is_set() or in_flight > limit
 
-    return stream
+    def pop():
+        nonlocal in_flight
+        key, req, row, through = pending.popleft()
+        if through:
+            return key, None, 0.0, None
+        in_flight -= 1
+        req.done.wait()
+        share = req.seconds / req.images
+        return (key, None, share, req.error) if req.error is not None else (key, req.out[row:row + 1], share, None)
+
+    try:
+        for key, x in items:
+            entry = [key, None, 0, x is None]
+            pending.append(entry)
+            if x is not None:
+                group.append((entry, x))
+                if len(group) == batch:
+                    submit()
+            while pending and ready():
+                yield pop()
+        if group:
+            submit()
+        while pending:
+            yield pop()
+    finally:
+        queue.wait_all()
 
 
 def _openvino_runner(variant, xml, threads, precision_hint, hw, performance_hint="LATENCY", cpu_pinning=True) -> Runner:
@@ -249,8 +303,15 @@ def _openvino_runner(variant, xml, threads, precision_hint, hw, performance_hint
         return request.get_output_tensor(0).data.copy()
 
     requests = max(1, int(props.get("optimal_requests") or 1))
-    stream = _ordered_async(compiled, requests) if requests > 1 else None
-    return Runner(variant, input_hw, props, xml, int(threads), hint, infer, (compiled, request), stream)
+
+    def stream(pairs: Iterable) -> Iterator:
+        for key, raw, _, error in ordered_infer(compiled, requests, pairs):
+            if error is not None:
+                raise error
+            yield key, raw
+
+    return Runner(variant, input_hw, props, xml, int(threads), hint, infer, (compiled, request),
+                  stream if requests > 1 else None)
 
 
 def _onnxruntime_runner(onnx, threads, precision_hint, hw) -> Runner:
