@@ -166,13 +166,18 @@ def test_sources_keep_their_order_and_count(int8, demo_images, tmp_path):
     cap.release()
 
 
-def test_memory_stays_flat_on_a_long_video(int8, demo_images, tmp_path):
+@pytest.mark.parametrize("batch", [1, 8])
+def test_memory_stays_flat_on_a_long_video(int8, trained_irs, demo_images, tmp_path, batch):
     """300 frames of 360x640 (holding their tensors would take ~150 MB, their frames ~200 MB): RSS grows < 50 MB
-    between the 30th frame and the end."""
+    between the 30th frame and the end, one image per request and 8 (predict's default for a video)."""
     from ovyolo.data.letterbox import read_rgb
-    from ovyolo.deploy.pipeline import Pipeline
+    from ovyolo.deploy.pipeline import PIPELINE_BATCH, PIPELINE_HINT, Pipeline
+    from ovyolo.deploy.predict import load
 
     _, fast = int8
+    if batch > 1:
+        assert batch == PIPELINE_BATCH
+        fast = load(Path(trained_irs["int8"]).parent, threads=2, performance_hint=PIPELINE_HINT, batch=batch)
     frames = [read_rgb(p) for p in demo_images[:10]]
     video = write_video(tmp_path / "long.avi", (frames[i % len(frames)] for i in range(300)))
     base = peak = None
