@@ -189,8 +189,9 @@ def predict(model: str | Path, source: str | Path, out_dir: str | Path, *, conf:
     """Detect on every image or video frame of ``source`` with :class:`ovyolo.deploy.pipeline.Pipeline`; stream one
     JSON line per image into ``out_dir/detections.jsonl`` and write ``detections.json`` (the run's settings and the
     same records) from it at the end. ``batch``: images per request (default
-    :func:`ovyolo.deploy.pipeline.pipeline_batch`: 8 for files and videos; the boxes are those of batch 1). ``draw_images`` (default: for images, not for a video): drawn images
-    ``out_dir/<image name>``, or ``out_dir/<video stem>.mp4``. Returns the settings with image and detection counts."""
+    :func:`ovyolo.deploy.pipeline.pipeline_batch`: 8 for files and videos; the boxes are those of batch 1).
+    ``draw_images`` (default: for images, not for a video): drawn images ``out_dir/<image name>``, or
+    ``out_dir/<video stem>.mp4``. Returns the settings with image and detection counts."""
     import cv2
 
     from ovyolo.deploy.pipeline import Pipeline, open_source

@@ -96,8 +96,10 @@ def _ultralytics_split(results, wall_s: float) -> dict:
 
 
 def pipeline_benchmark(model: str, hw: tuple[int, int], *, int8_bundle, fp32_bundle, images: list, threads: int,
-                       rounds: int, out, batches=(1, 4, 8)) -> dict:
-    """Time the contenders (module docstring) on ``images`` (paths), ``rounds`` interleaved rounds; write ``out``."""
+                       rounds: int, out, batches) -> dict:
+    """Time the contenders (module docstring) on ``images`` (paths), ``rounds`` interleaved rounds, the IR alone at
+    each of ``batches`` (the config's ``pipeline.batches``; 1 and the pipeline's own batch are always added); write
+    ``out``."""
     import openvino as ov
 
     from ovyolo.atomic import write_json
