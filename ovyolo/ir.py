@@ -108,8 +108,8 @@ def batch_agnostic_reshapes(model) -> int:
     batch (1), applied to a tensor whose first dim is that batch, gets 0 there instead (``special_zero``: "copy the
     input's dim"), so it follows the batch. The static ONNX exports of YOLO heads bake the batch into such Reshapes
     (the DFL's ``[1, 4, 16, N]``), which makes OpenVINO refuse ``model.reshape([B, 3, h, w])``. Edits ``model`` in
-    place; returns how many Reshapes changed. Whether the result computes per image what batch 1 computes is for
-    the caller to check (:func:`ovyolo.measure.batching` does, on real images)."""
+    place; returns how many Reshapes changed. Whether the result keeps the images apart is for the caller to
+    check: :func:`with_batch` checks every shape; the pipeline benchmark and the tests compare the outputs."""
     import numpy as np
     import openvino as ov
 

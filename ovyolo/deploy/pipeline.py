@@ -223,8 +223,8 @@ class Pipeline:
     ``detector``: a :class:`ovyolo.deploy.predict.Detector` (:func:`ovyolo.deploy.predict.load`; compile it with
     ``performance_hint=PIPELINE_HINT`` for streams). ``requests``: infer requests in flight (default: the compiled
     model's ``OPTIMAL_NUMBER_OF_INFER_REQUESTS``), each of ``detector.batch`` images; ``prefetch``: letterboxed images
-    waiting in the queue (default 2 x requests x batch); ``keep_images``: hand each frame back in :attr:`Result.image` (to draw it; reduced when
-    ``reduced_decode``); ``progress``: a tqdm bar on stderr (None: only on a tty and for sources of at least
+    waiting in the queue (default 2 x requests x batch); ``keep_images``: hand each frame back in
+    :attr:`Result.image` (to draw it; reduced when ``reduced_decode``); ``progress``: a tqdm bar on stderr (None: only on a tty and for sources of at least
     ``PROGRESS_MIN`` images); ``reduced_decode``: decode JPEG files at 1/2-1/8 scale when the letterbox is that much
     smaller (:func:`read_reduced`; faster, approximate: the boxes move, see experiments/pipeline_bench.py).
     """
