@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import sys
 import time
 import traceback
@@ -68,6 +69,13 @@ def write_job_provenance(snakemake) -> Path | None:
 RULE_ENV = {"validate": {"OMP_WAIT_POLICY": "PASSIVE"}, "demo_train": {"OMP_WAIT_POLICY": "PASSIVE"}}
 
 
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children so far (the job's cost on a shared
+    machine: its wall time depends on what ran beside it, this does not)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def run(snakemake, stage=None) -> None:
     """Run the stage of ``snakemake.rule`` (``ovyolo.stages.<rule>``, or ``stage``, a name or a function) with its
     output logged to the rule's log file, in an offline-safe environment (:func:`ovyolo.offline.prepare`).
@@ -105,7 +113,7 @@ def run(snakemake, stage=None) -> None:
             main = stage
         main(snakemake)
         write_job_provenance(snakemake)
-        log.info("job end %.3f", time.time())
+        log.info("job end %.3f cpu %.1f s", time.time(), cpu_seconds())
     except WorkflowError as exc:
         logging.getLogger("ovyolo").error("%s", exc)
         print(f"ERROR: {exc}", file=real_stderr)
